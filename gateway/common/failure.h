@@ -1,0 +1,60 @@
+// Failure: the one typed error that crosses the stage edge (ARCHITECTURE.md "Errors").
+// `reason` selects the localized public detail (i18n.h); `param` is substituted into it and must
+// never carry internals (addresses, key material, stack traces). `internal` is for logs only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "gateway/common/status.h"
+
+namespace qaqpa::common {
+
+// Specific reasons. Each has a localized detail text in kk/ru/en (i18n.cc). Add new reasons at
+// the end of their group; the names are stable and appear in logs and metrics.
+enum class Reason : std::uint16_t {
+  // Validation (400 / 413 / 431)
+  MalformedRequest,        // HTTP framing could not be parsed
+  HeaderTooLarge,          // header section over the listener limit (431)
+  BodyTooLarge,            // body over the listener limit (413)
+  MissingHeader,           // param: header name
+  InvalidHeader,           // param: header name
+  DuplicateHeader,         // param: header name
+  InvalidSubjectChecksum,  // param: header name
+  InvalidServiceId,        // param: the service id as given (already syntax-checked safe chars)
+  InvalidPath,             // target not a /v1/services/... path or contains forbidden bytes
+  MethodNotAllowed,        // param: method
+  // Identity (401)
+  ClientUnknown,           // param: client system id
+  ClientWrongZone,         // param: client system id
+  ClientNotProven,         // no mTLS/signature proof and demo trust is off
+  // Access (403)
+  ServiceNotExposed,       // param: service id
+  NoGrant,                 // param: service id
+  PurposeNotAllowed,       // param: purpose code
+  // Service (404)
+  ServiceUnknown,          // param: service id
+  RouteUnknown,            // no such endpoint on this listener
+  // Provider (502/503/504)
+  ProviderBadResponse,
+  ProviderServerError,
+  ProviderUnreachable,
+  ProviderDeadline,
+  // Gateway (503/500)
+  Overloaded,
+  ShuttingDown,
+  InternalError,
+};
+
+struct Failure {
+  StatusCode code = StatusCode::Internal;
+  Reason reason = Reason::InternalError;
+  std::string param;     // substituted into the localized detail; public
+  std::string internal;  // log-only detail
+  int http_status = 0;   // 0 = defaultHttpStatus(code)
+  bool retryable = false;
+
+  int httpStatus() const noexcept { return http_status != 0 ? http_status : defaultHttpStatus(code); }
+};
+
+}  // namespace qaqpa::common

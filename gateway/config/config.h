@@ -1,0 +1,162 @@
+// Typed, validated, immutable configuration snapshot: the gateway file (qaqpa.yaml) plus the policy
+// bundle it points to. Built once by loadSnapshotBlocking() (file I/O: never on a worker) and then
+// shared read-only as std::shared_ptr<const Snapshot>; a request keeps the snapshot it started
+// with. All cross references are resolved to pointers into the same Snapshot.
+//
+// The YAML schema, every key, its default and unit is documented in docs/configuration.md; that
+// document and this header change together.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qaqpa::config {
+
+using Millis = std::chrono::milliseconds;
+
+// Zones of PROTOCOL.md §1. A system is registered in exactly one.
+enum class Zone : std::uint8_t { State, External, International };
+inline constexpr int kZoneCount = 3;
+std::string_view zoneName(Zone z) noexcept;  // "state", "external", "international"
+std::optional<Zone> parseZone(std::string_view s) noexcept;
+
+// Listeners: one per zone plus `space` and `admin`.
+enum class ListenerKind : std::uint8_t { State, External, International, Space, Admin };
+inline constexpr int kListenerKindCount = 5;
+std::string_view listenerName(ListenerKind k) noexcept;
+std::optional<ListenerKind> parseListenerKind(std::string_view s) noexcept;
+std::optional<Zone> zoneOf(ListenerKind k) noexcept;  // nullopt for space/admin
+
+struct LocalizedText {
+  std::string kk, ru, en;  // all three required in policy files
+};
+
+struct ListenerConfig {
+  ListenerKind kind = ListenerKind::State;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0 = ephemeral (tests); the bound port is reported via ports_file
+};
+
+struct Limits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 8 * 1024 * 1024;
+  Millis request_read_timeout{10'000};  // whole request (headers + body) once its first byte came
+  Millis idle_timeout{60'000};          // keep-alive wait for the next request
+  Millis write_timeout{10'000};
+  std::size_t max_connections = 10'000;  // per process, across all listeners except admin
+  std::size_t max_requests_per_connection = 10'000;
+};
+
+struct UpstreamSettings {
+  Millis connect_timeout{2'000};
+  Millis default_timeout{10'000};  // response deadline when a service sets none
+  std::size_t max_idle_per_host = 64;  // per worker
+  std::size_t max_response_body_bytes = 64 * 1024 * 1024;
+  Millis idle_keepalive{30'000};  // idle pooled connections older than this are closed
+};
+
+struct GatewayConfig {
+  std::string node_id;
+  unsigned workers = 0;  // 0 = hardware concurrency
+  std::vector<ListenerConfig> listeners;
+  Limits limits;
+  UpstreamSettings upstream;
+  Millis drain_timeout{15'000};
+  std::string policy_dir;        // absolute after load (relative paths resolve against the file)
+  std::string ports_file;        // optional: JSON {"state": 8080, ...} written after binding
+  bool demo_trust_client_header = false;  // trust Qaqpa-Client without proof (demo only; loud)
+  std::string log_level = "info";
+};
+
+struct System;
+struct Service;
+
+struct Purpose {
+  std::string code;  // [A-Z][A-Z0-9_]{1,47}
+  LocalizedText text;
+};
+
+struct System {
+  std::string id;  // CC/CLASS/MEMBER/SYSTEM
+  Zone zone = Zone::State;
+  LocalizedText name;
+};
+
+struct Upstream {
+  std::string scheme = "http";  // only http in this release (https: issue #3)
+  std::string host;
+  std::uint16_t port = 80;
+  std::string base_path;  // no trailing slash; "" for root
+};
+
+struct Service {
+  std::string id;  // [a-z][a-zA-Z0-9._-]{0,63}
+  const System* provider = nullptr;
+  LocalizedText name;
+  Upstream upstream;
+  std::vector<Zone> exposed_zones;
+  bool personal_data = false;
+  std::vector<std::string> data_categories;
+  Millis timeout{0};  // 0 = upstream.default_timeout
+  bool exposedTo(Zone z) const noexcept;
+};
+
+struct Grant {
+  const System* client = nullptr;
+  std::vector<const Service*> services;
+  std::vector<const Purpose*> purposes;  // empty only for non-personal services
+  std::string legal_basis;               // human-readable, required
+  std::string source_file;               // provider file that declared it (for diagnostics)
+  bool allowsPurpose(std::string_view code) const noexcept;
+};
+
+struct PolicyBundle {
+  std::map<std::string, System, std::less<>> systems;
+  std::map<std::string, Purpose, std::less<>> purposes;
+  std::map<std::string, Service, std::less<>> services;
+  std::vector<Grant> grants;
+  // (client id, service id) -> grants naming that pair, for O(log n) lookup on the hot path.
+  std::map<std::pair<std::string, std::string>, std::vector<const Grant*>, std::less<>> grant_index;
+
+  const System* findSystem(std::string_view id) const noexcept;
+  const Service* findService(std::string_view id) const noexcept;
+  const Purpose* findPurpose(std::string_view code) const noexcept;
+  // Grants of the service's owner that give `client` access to `service` (any purpose).
+  const std::vector<const Grant*>* findGrants(std::string_view client,
+                                              std::string_view service) const noexcept;
+};
+
+struct Snapshot {
+  GatewayConfig gateway;
+  PolicyBundle policy;
+  std::string source_path;    // the qaqpa.yaml it came from
+  std::string policy_digest;  // sha-256 hex over the bundle files' names and bytes, sorted
+};
+
+// One problem found while loading: where (file and YAML path, e.g. "providers/tax.yaml:
+// services[0].upstream") and what.
+struct ConfigError {
+  std::string where;
+  std::string message;
+};
+
+struct LoadResult {
+  std::shared_ptr<const Snapshot> snapshot;  // null iff errors is non-empty
+  std::vector<ConfigError> errors;           // every error found, not just the first
+};
+
+// Reads qaqpa.yaml and the policy bundle, validates strictly (unknown keys, bad values, dangling
+// references, duplicates are all errors) and resolves references. Blocking (file I/O).
+LoadResult loadSnapshotBlocking(const std::string& gateway_file);
+
+// Duration syntax used in the files: "<n>ms", "<n>s", "<n>m" (e.g. "250ms", "10s").
+std::optional<Millis> parseDuration(std::string_view text) noexcept;
+
+}  // namespace qaqpa::config

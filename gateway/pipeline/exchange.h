@@ -1,0 +1,65 @@
+// Exchange: the per-request context every stage reads and writes (ARCHITECTURE.md "Stages").
+// Created by the transport session on its worker thread; touched only by that thread; lives for
+// one request/response. Stages meet here and never include each other.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "gateway/common/failure.h"
+#include "gateway/common/i18n.h"
+#include "gateway/common/ids.h"
+#include "gateway/config/config.h"
+
+namespace qaqpa::pipeline {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Typed envelope of PROTOCOL.md §2, filled by the envelope stage from the request headers.
+struct Envelope {
+  std::string client;  // Qaqpa-Client as sent (syntax-checked)
+  common::Uuid message_id;
+  bool message_id_assigned = false;  // true when the gateway generated it
+  common::Uuid correlation_id;
+  std::optional<common::SubjectId> subject;
+  std::string purpose;  // empty when absent
+  std::optional<common::SubjectId> actor;  // always an IIN
+  std::string consent_id;
+  std::string service_id;
+  std::string service_path;  // "/..." after the service id, "" when none (no query)
+  std::string query;         // without '?', "" when none
+};
+
+struct Exchange {
+  Exchange(std::shared_ptr<const config::Snapshot> snap, config::Zone z, Request&& req)
+      : snapshot(std::move(snap)), zone(z), request(std::move(req)) {}
+
+  std::shared_ptr<const config::Snapshot> snapshot;  // kept for the whole request
+  config::Zone zone;
+  Request request;
+  Response response;
+  common::Lang lang = common::Lang::Kk;
+  std::chrono::steady_clock::time_point started{};
+
+  Envelope envelope;
+  bool envelope_parsed = false;  // message id known: it is echoed in every response
+
+  // Resolved by the policy stage.
+  const config::System* client = nullptr;
+  const config::Service* service = nullptr;
+  const config::Grant* grant = nullptr;
+  const config::Purpose* purpose = nullptr;
+
+  // Set when a stage failed; the chain renders it as problem+json.
+  std::optional<common::Failure> failure;
+  common::StatusCode status = common::StatusCode::Ok;  // final canonical code (Qaqpa-Status)
+};
+
+}  // namespace qaqpa::pipeline
