@@ -1,0 +1,101 @@
+#include "gateway/metrics/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace qaqpa::metrics {
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& requests = prometheus::BuildCounter()
+                       .Name("qaqpa_http_requests_total")
+                       .Help("Requests answered, by listener and canonical status code")
+                       .Register(*registry_);
+  auto& duration = prometheus::BuildHistogram()
+                       .Name("qaqpa_http_request_duration_seconds")
+                       .Help("Time from a whole request read to its response ready, by listener")
+                       .Register(*registry_);
+  auto& active = prometheus::BuildGauge()
+                     .Name("qaqpa_http_connections_active")
+                     .Help("Open client connections, by listener")
+                     .Register(*registry_);
+  auto& accepted = prometheus::BuildCounter()
+                       .Name("qaqpa_http_connections_accepted_total")
+                       .Help("Client connections accepted, by listener")
+                       .Register(*registry_);
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("qaqpa_http_connections_rejected_total")
+                       .Help("Client connections closed at once because max_connections was reached")
+                       .Register(*registry_);
+  auto& bad = prometheus::BuildCounter()
+                  .Name("qaqpa_http_bad_requests_total")
+                  .Help("Requests rejected at the HTTP framing level (malformed, oversize)")
+                  .Register(*registry_);
+  auto& timeouts = prometheus::BuildCounter()
+                       .Name("qaqpa_http_timeouts_total")
+                       .Help("Client connections closed because a read or write deadline passed")
+                       .Register(*registry_);
+  // Buckets from 100 µs to 10 s: gateway overhead is tens of µs, providers take ms to seconds.
+  const prometheus::Histogram::BucketBoundaries buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                        0.005,  0.01,    0.025,  0.05,  0.1,
+                                                        0.25,   0.5,     1,      2.5,   5,
+                                                        10};
+  for (int k = 0; k < config::kListenerKindCount; ++k) {
+    const std::string name{config::listenerName(static_cast<config::ListenerKind>(k))};
+    auto& m = listeners_[k];
+    for (int c = 0; c < common::kStatusCodeCount; ++c) {
+      m.requests[c] = &requests.Add(
+          {{"listener", name},
+           {"code", std::string{common::codeName(static_cast<common::StatusCode>(c))}}});
+    }
+    m.duration = &duration.Add({{"listener", name}}, buckets);
+    m.connections_active = &active.Add({{"listener", name}});
+    m.connections_accepted = &accepted.Add({{"listener", name}});
+    m.connections_rejected = &rejected.Add({{"listener", name}});
+    m.bad_requests = &bad.Add({{"listener", name}});
+    m.timeouts = &timeouts.Add({{"listener", name}});
+  }
+  auto& up = prometheus::BuildCounter()
+                 .Name("qaqpa_upstream_events_total")
+                 .Help("Upstream connection pool events, by event")
+                 .Register(*registry_);
+  upstream_.connections_opened = &up.Add({{"event", "connection_opened"}});
+  upstream_.connections_reused = &up.Add({{"event", "connection_reused"}});
+  upstream_.stale_retries = &up.Add({{"event", "stale_retry"}});
+  upstream_.connect_failures = &up.Add({{"event", "connect_failure"}});
+  upstream_.timeouts = &up.Add({{"event", "timeout"}});
+  upstream_.bad_responses = &up.Add({{"event", "bad_response"}});
+  ready_ = &prometheus::BuildGauge()
+                .Name("qaqpa_ready")
+                .Help("1 when the gateway is ready to serve (config loaded, listeners bound, not draining)")
+                .Register(*registry_)
+                .Add({});
+  reloads_ = &prometheus::BuildCounter()
+                  .Name("qaqpa_config_reloads_total")
+                  .Help("Successful policy reloads")
+                  .Register(*registry_)
+                  .Add({});
+}
+
+Metrics::~Metrics() = default;
+
+std::string Metrics::serialize() const {
+  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+void inc(prometheus::Counter* c) noexcept {
+  if (c) c->Increment();
+}
+void add(prometheus::Gauge* g, double v) noexcept {
+  if (g) g->Increment(v);
+}
+void set(prometheus::Gauge* g, double v) noexcept {
+  if (g) g->Set(v);
+}
+void observe(prometheus::Histogram* h, double v) noexcept {
+  if (h) h->Observe(v);
+}
+
+}  // namespace qaqpa::metrics

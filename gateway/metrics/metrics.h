@@ -1,0 +1,72 @@
+// Metric handles, resolved once when the server is built (never Family::Add per request: it
+// locks). prometheus-cpp counters/gauges/histograms are thread-safe atomics, so workers share the
+// handles. Names: qaqpa_<area>_<thing>_<unit>[_total]; labels are bounded sets (listener, code).
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "gateway/common/status.h"
+#include "gateway/config/config.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace qaqpa::metrics {
+
+struct ListenerMetrics {
+  // requests by final canonical code
+  std::array<prometheus::Counter*, common::kStatusCodeCount> requests{};
+  prometheus::Histogram* duration = nullptr;  // seconds, whole request handling
+  prometheus::Gauge* connections_active = nullptr;
+  prometheus::Counter* connections_accepted = nullptr;
+  prometheus::Counter* connections_rejected = nullptr;  // over max_connections
+  prometheus::Counter* bad_requests = nullptr;          // malformed / oversize framing
+  prometheus::Counter* timeouts = nullptr;              // read or write deadline passed
+};
+
+struct UpstreamMetrics {
+  prometheus::Counter* connections_opened = nullptr;
+  prometheus::Counter* connections_reused = nullptr;
+  prometheus::Counter* stale_retries = nullptr;  // reused connection found dead, retried once
+  prometheus::Counter* connect_failures = nullptr;
+  prometheus::Counter* timeouts = nullptr;
+  prometheus::Counter* bad_responses = nullptr;
+};
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  ListenerMetrics& listener(config::ListenerKind k) { return listeners_[static_cast<int>(k)]; }
+  UpstreamMetrics& upstream() { return upstream_; }
+  prometheus::Gauge* ready() { return ready_; }
+  prometheus::Counter* reloads() { return reloads_; }
+
+  // Prometheus text exposition format of everything registered. Thread-safe; takes registry
+  // locks, so only for the admin listener.
+  std::string serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::array<ListenerMetrics, config::kListenerKindCount> listeners_{};
+  UpstreamMetrics upstream_;
+  prometheus::Gauge* ready_ = nullptr;
+  prometheus::Counter* reloads_ = nullptr;
+};
+
+// Hot-path helpers so callers need not include prometheus headers.
+void inc(prometheus::Counter* c) noexcept;
+void add(prometheus::Gauge* g, double v) noexcept;
+void set(prometheus::Gauge* g, double v) noexcept;
+void observe(prometheus::Histogram* h, double v) noexcept;
+
+}  // namespace qaqpa::metrics

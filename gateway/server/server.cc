@@ -1,0 +1,433 @@
+#include "gateway/server/server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include "adapters/http/http_upstream_pool.h"
+#include "gateway/common/log.h"
+#include "gateway/envelope/envelope_stage.h"
+#include "gateway/metrics/metrics.h"
+#include "gateway/pipeline/problem.h"
+#include "gateway/pipeline/stage.h"
+#include "gateway/policy/policy_stage.h"
+#include "gateway/routing/routing_stage.h"
+#include "gateway/transport/session.h"
+
+namespace qaqpa::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+using config::ListenerKind;
+
+constexpr std::string_view kServerHeader = "qaqpa";
+
+// Date header (RFC 9110 §6.6.1), formatted at most once per second per worker.
+class DateCache {
+ public:
+  std::string_view get() {
+    const std::time_t now = std::time(nullptr);
+    if (now != last_) {
+      std::tm tm{};
+      gmtime_r(&now, &tm);
+      len_ = std::strftime(buf_, sizeof buf_, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+      last_ = now;
+    }
+    return {buf_, len_};
+  }
+
+ private:
+  std::time_t last_ = 0;
+  char buf_[40]{};
+  std::size_t len_ = 0;
+};
+
+bool isServiceMethod(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::post:
+    case bhttp::verb::put:
+    case bhttp::verb::patch:
+    case bhttp::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct Server::Impl;
+
+// One worker: an io_context on its own thread and everything that serves on it.
+class Worker final : public transport::RequestHandler {
+ public:
+  Worker(Server::Impl& server, unsigned index);
+
+  asio::io_context& context() { return ioc_; }
+  void addListener(ListenerKind kind, tcp::acceptor acceptor);
+  void start();  // spawns accept loops (call before the thread runs)
+  void beginDrain(std::function<void()> drained);  // on this worker's thread
+  void forceStop() { ioc_.stop(); }
+  std::thread& thread() { return thread_; }
+
+  asio::awaitable<pipeline::Response> handle(ListenerKind listener,
+                                             pipeline::Request&& request) override;
+
+ private:
+  asio::awaitable<pipeline::Response> handleService(config::Zone zone, pipeline::Request&& req);
+  pipeline::Response handleAdmin(const pipeline::Request& req);
+  pipeline::Response notFound(const pipeline::Request& req, common::Reason reason,
+                              common::StatusCode code, std::string param = {});
+  void finish(pipeline::Response& res, unsigned version, bool head);
+
+  Server::Impl& server_;
+  unsigned index_;
+  asio::io_context ioc_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  adapters::http::HttpUpstreamPool pool_;
+  pipeline::Chain chain_;
+  transport::SessionTracker tracker_;
+  struct Bound {
+    tcp::acceptor acceptor;
+    transport::SessionContext cx;
+  };
+  std::vector<std::unique_ptr<Bound>> listeners_;
+  DateCache date_;
+  std::thread thread_;
+};
+
+struct Server::Impl {
+  explicit Impl(std::shared_ptr<const config::Snapshot> snap) : snapshot(std::move(snap)) {}
+
+  std::atomic<std::shared_ptr<const config::Snapshot>> snapshot;
+  metrics::Metrics metrics;
+  std::atomic<std::size_t> active_connections{0};
+  std::atomic<bool> ready{false};
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::pair<ListenerKind, std::uint16_t>> bound_ports;
+};
+
+Worker::Worker(Server::Impl& server, unsigned index)
+    : server_(server),
+      index_(index),
+      work_(asio::make_work_guard(ioc_)),
+      pool_(ioc_.get_executor(), server.snapshot.load()->gateway.upstream,
+            &server.metrics.upstream()),
+      chain_([this] {
+        std::vector<std::unique_ptr<pipeline::Stage>> stages;
+        stages.push_back(envelope::makeEnvelopeStage());
+        stages.push_back(policy::makePolicyStage());
+        stages.push_back(routing::makeRoutingStage(pool_));
+        return stages;
+      }()) {}
+
+void Worker::addListener(ListenerKind kind, tcp::acceptor acceptor) {
+  auto snap = server_.snapshot.load();
+  auto b = std::make_unique<Bound>(Bound{std::move(acceptor), {}});
+  b->cx.listener = kind;
+  b->cx.limits = snap->gateway.limits;
+  b->cx.handler = this;
+  b->cx.tracker = &tracker_;
+  b->cx.metrics = &server_.metrics.listener(kind);
+  listeners_.push_back(std::move(b));
+}
+
+void Worker::start() {
+  for (auto& b : listeners_) {
+    std::atomic<std::size_t>* limiter =
+        b->cx.listener == ListenerKind::Admin ? nullptr : &server_.active_connections;
+    asio::co_spawn(ioc_, transport::acceptLoop(b->acceptor, b->cx, limiter), asio::detached);
+  }
+  thread_ = std::thread([this] {
+    ioc_.run();
+  });
+}
+
+void Worker::beginDrain(std::function<void()> drained) {
+  for (auto& b : listeners_) {
+    boost::system::error_code ignored;
+    b->acceptor.close(ignored);
+  }
+  pool_.closeIdle();
+  tracker_.onDrained([this, drained = std::move(drained)] {
+    work_.reset();
+    drained();
+  });
+  tracker_.startDrain();
+}
+
+void Worker::finish(pipeline::Response& res, unsigned version, bool head) {
+  res.version(version);
+  res.set(bhttp::field::date, date_.get());
+  res.set(bhttp::field::server, kServerHeader);
+  if (head) {
+    // Keep Content-Length of the would-be body; send none (RFC 9110 §9.3.2).
+    const auto size = res.body().size();
+    res.body().clear();
+    res.content_length(size);
+  }
+}
+
+pipeline::Response Worker::notFound(const pipeline::Request& req, common::Reason reason,
+                                    common::StatusCode code, std::string param) {
+  common::Failure f{code, reason, std::move(param), {}};
+  if (reason == common::Reason::MethodNotAllowed) f.http_status = 405;
+  return pipeline::renderBareProblem(
+      f, common::parseAcceptLanguage(req[bhttp::field::accept_language]), req.version(), {});
+}
+
+asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
+                                                   pipeline::Request&& request) {
+  const auto started = std::chrono::steady_clock::now();
+  auto& m = server_.metrics.listener(listener);
+  const unsigned version = request.version();
+  const bool head = request.method() == bhttp::verb::head;
+  pipeline::Response res;
+  common::StatusCode code = common::StatusCode::Ok;
+  if (listener == ListenerKind::Admin) {
+    res = handleAdmin(request);
+  } else if (auto zone = config::zoneOf(listener)) {
+    const std::string_view target = request.target();
+    if (target.starts_with("/v1/services/")) {
+      if (!isServiceMethod(request.method())) {
+        res = notFound(request, common::Reason::MethodNotAllowed,
+                       common::StatusCode::ValidationFailed, std::string{request.method_string()});
+        res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
+        code = common::StatusCode::ValidationFailed;
+      } else {
+        pipeline::Exchange ex(server_.snapshot.load(), *zone, std::move(request));
+        ex.started = started;
+        ex.lang = common::parseAcceptLanguage(ex.request[bhttp::field::accept_language]);
+        co_await chain_.run(ex);
+        code = ex.status;
+        res = std::move(ex.response);
+      }
+    } else {
+      res = notFound(request, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
+      code = common::StatusCode::ServiceNotFound;
+    }
+  } else {
+    // The space listener gets its API in a later issue.
+    res = notFound(request, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
+    code = common::StatusCode::ServiceNotFound;
+  }
+  finish(res, version, head);
+  metrics::inc(m.requests[static_cast<int>(code)]);
+  metrics::observe(m.duration, std::chrono::duration<double>(
+                                   std::chrono::steady_clock::now() - started)
+                                   .count());
+  co_return res;
+}
+
+pipeline::Response Worker::handleAdmin(const pipeline::Request& req) {
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  pipeline::Response res;
+  res.version(req.version());
+  if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+    return notFound(req, common::Reason::MethodNotAllowed, common::StatusCode::ValidationFailed,
+                    std::string{req.method_string()});
+  }
+  if (path == "/healthz") {
+    res.result(bhttp::status::ok);
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = R"({"status":"alive"})";
+  } else if (path == "/readyz") {
+    const bool ready = server_.ready.load(std::memory_order_relaxed);
+    res.result(ready ? bhttp::status::ok : bhttp::status::service_unavailable);
+    res.set(bhttp::field::content_type, "application/json");
+    auto snap = server_.snapshot.load();
+    res.body() = std::string(R"({"ready":)") + (ready ? "true" : "false") +
+                 R"(,"checks":{"config":"loaded","policyDigest":")" + snap->policy_digest +
+                 R"(","listeners":")" + (ready ? "serving" : "not serving") + R"("}})";
+  } else if (path == "/metrics") {
+    res.result(bhttp::status::ok);
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = server_.metrics.serialize();
+  } else {
+    return notFound(req, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
+  }
+  res.prepare_payload();
+  return res;
+}
+
+Server::Server(std::shared_ptr<const config::Snapshot> snapshot)
+    : impl_(std::make_unique<Impl>(std::move(snapshot))) {
+  auto snap = impl_->snapshot.load();
+  unsigned n = snap->gateway.workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) impl_->workers.push_back(std::make_unique<Worker>(*impl_, i));
+}
+
+Server::~Server() {
+  for (auto& w : impl_->workers) {
+    w->forceStop();
+    if (w->thread().joinable()) w->thread().join();
+  }
+}
+
+bool Server::bind(std::string& error) {
+  auto snap = impl_->snapshot.load();
+  for (const config::ListenerConfig& l : snap->gateway.listeners) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(l.address, ec);
+    if (ec) {
+      error = "listener " + std::string(config::listenerName(l.kind)) + ": bad address " +
+              l.address;
+      return false;
+    }
+    std::uint16_t port = l.port;
+    for (auto& w : impl_->workers) {
+      tcp::acceptor acc(w->context());
+      const tcp::endpoint ep(address, port);
+      acc.open(ep.protocol(), ec);
+      if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) {
+        // One acceptor per worker on the same port; the kernel balances new connections.
+        const int one = 1;
+        if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+          ec.assign(errno, boost::system::system_category());
+        }
+      }
+      if (!ec) acc.bind(ep, ec);
+      if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        error = "listener " + std::string(config::listenerName(l.kind)) + " on " + l.address +
+                ":" + std::to_string(port) + ": " + ec.message();
+        return false;
+      }
+      port = acc.local_endpoint().port();  // an ephemeral port is shared by the other workers
+      w->addListener(l.kind, std::move(acc));
+    }
+    impl_->bound_ports.emplace_back(l.kind, port);
+    common::log(common::LogLevel::Info, "listening",
+                {{"listener", config::listenerName(l.kind)},
+                 {"address", l.address},
+                 {"port", std::to_string(port)}});
+  }
+  return true;
+}
+
+bool Server::writePortsFileBlocking(const std::string& path, std::string& error) const {
+  std::string json = "{";
+  bool first = true;
+  for (const auto& [kind, port] : impl_->bound_ports) {
+    if (!first) json += ", ";
+    first = false;
+    json += '"';
+    json += config::listenerName(kind);
+    json += "\": ";
+    json += std::to_string(port);
+  }
+  json += "}\n";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json;
+    if (!out) {
+      error = "cannot write " + tmp;
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    error = "cannot rename " + tmp + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+int Server::run() {
+  Impl& im = *impl_;
+  auto snap = im.snapshot.load();
+  asio::io_context main_ioc{1};
+  asio::signal_set signals(main_ioc, SIGINT, SIGTERM);
+  asio::steady_timer drain_deadline(main_ioc);
+  std::atomic<std::size_t> drained{0};
+  bool draining = false;
+  int exit_code = 0;
+
+  for (auto& w : im.workers) w->start();
+  im.ready.store(true);
+  metrics::set(im.metrics.ready(), 1);
+  common::log(common::LogLevel::Info, "ready",
+              {{"node", snap->gateway.node_id},
+               {"workers", std::to_string(im.workers.size())},
+               {"policy_digest", snap->policy_digest}});
+
+  auto stopAll = [&] {
+    for (auto& w : im.workers) w->forceStop();
+    main_ioc.stop();
+  };
+  std::function<void(const boost::system::error_code&, int)> onSignal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (draining) {
+          common::log(common::LogLevel::Warn, "second signal: stopping now",
+                      {{"signal", std::to_string(sig)}});
+          exit_code = 1;
+          stopAll();
+          return;
+        }
+        draining = true;
+        im.ready.store(false);
+        metrics::set(im.metrics.ready(), 0);
+        common::log(common::LogLevel::Info, "draining",
+                    {{"signal", std::to_string(sig)},
+                     {"timeout_ms", std::to_string(snap->gateway.drain_timeout.count())}});
+        const std::size_t total = im.workers.size();
+        for (auto& w : im.workers) {
+          asio::post(w->context(), [&, wp = w.get()] {
+            wp->beginDrain([&] {
+              if (drained.fetch_add(1) + 1 == total) {
+                asio::post(main_ioc, [&] {
+                  common::log(common::LogLevel::Info, "drained");
+                  drain_deadline.cancel();
+                  main_ioc.stop();
+                });
+              }
+            });
+          });
+        }
+        drain_deadline.expires_after(snap->gateway.drain_timeout);
+        drain_deadline.async_wait([&](const boost::system::error_code& tec) {
+          if (tec) return;
+          common::log(common::LogLevel::Warn, "drain timeout: closing remaining connections");
+          exit_code = 0;
+          stopAll();
+        });
+        signals.async_wait(onSignal);
+      };
+  signals.async_wait(onSignal);
+  main_ioc.run();
+  for (auto& w : im.workers) {
+    w->forceStop();
+    if (w->thread().joinable()) w->thread().join();
+  }
+  return exit_code;
+}
+
+}  // namespace qaqpa::server

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Qaqpa developer entry point.
+#   ./qaqpa.sh up      install what is missing, build, start the demo (gateway + demo providers)
+#   ./qaqpa.sh test    install what is missing, build, run the whole test suite (what CI runs)
+#   ./qaqpa.sh build   install what is missing and build
+#   ./qaqpa.sh deps    only install the Debian packages
+# Environment: QAQPA_PRESET (default release), QAQPA_JOBS (default: cores).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PRESET="${QAQPA_PRESET:-release}"
+BUILD_DIR="$ROOT/build/$PRESET"
+JOBS="${QAQPA_JOBS:-$(nproc)}"
+RUN_DIR="$ROOT/.run"
+
+PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config git curl python3
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev openssl libprotobuf-dev protobuf-compiler libhiredis-dev
+  prometheus-cpp-dev libyaml-cpp-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  redis-server
+)
+
+say() { printf '\033[1m[qaqpa]\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  deps
+  local werror=OFF
+  [ "${CI:-}" = "true" ] && werror=ON
+  if [ ! -f "$BUILD_DIR/build.ninja" ] || [ "$ROOT/CMakePresets.json" -nt "$BUILD_DIR/build.ninja" ]; then
+    cmake --preset "$PRESET" -S "$ROOT" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+      -DQAQPA_WERROR="$werror" >/dev/null
+  fi
+  say "building ($PRESET, $JOBS jobs)"
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+run_tests() {
+  build
+  say "validating the shipped policy bundles"
+  for f in "$ROOT"/policies/*/qaqpa.yaml; do
+    "$BUILD_DIR/gateway/exe/qaqpa" --validate-config "$f"
+  done
+  say "running tests"
+  ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" "$@"
+}
+
+up() {
+  build
+  mkdir -p "$RUN_DIR"
+  local pids=()
+  cleanup() {
+    say "stopping"
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+  }
+  trap cleanup EXIT
+  trap 'exit 0' INT TERM
+  local provider="$BUILD_DIR/tools/demo_provider/qaqpa-demo-provider"
+  "$provider" --dataset population --listen 127.0.0.1:8180 2>"$RUN_DIR/population.log" & pids+=($!)
+  "$provider" --dataset legal-entity --listen 127.0.0.1:8181 2>"$RUN_DIR/legal-entity.log" & pids+=($!)
+  "$provider" --dataset tax --listen 127.0.0.1:8182 2>"$RUN_DIR/tax.log" & pids+=($!)
+  rm -f "$RUN_DIR/ports.json"
+  "$BUILD_DIR/gateway/exe/qaqpa" --config "$ROOT/policies/demo/qaqpa.yaml" \
+    --ports-file "$RUN_DIR/ports.json" & pids+=($!)
+  for _ in $(seq 1 100); do [ -f "$RUN_DIR/ports.json" ] && break; sleep 0.1; done
+  if [ ! -f "$RUN_DIR/ports.json" ]; then say "the gateway did not start; see its log above"; exit 1; fi
+  cat >&2 <<TXT
+
+  Qaqpa is up (demo mode: Qaqpa-Client is trusted without mTLS — never do this in production).
+    state zone          http://127.0.0.1:8080/v1/services/{serviceId}
+    external zone       http://127.0.0.1:8081/v1/services/{serviceId}
+    international zone  http://127.0.0.1:8082/v1/services/{serviceId}
+    admin               http://127.0.0.1:9090/healthz  /readyz  /metrics
+    demo providers      127.0.0.1:8180 (population), :8181 (legal entities), :8182 (tax); logs in .run/
+
+  Try (state zone: the tax service reads a citizen from the population register):
+    curl -i http://127.0.0.1:8080/v1/services/person.byIin \\
+      -H 'Qaqpa-Client: KZ/GOV/240140000021/tax-service' \\
+      -H 'Qaqpa-Subject: IIN:900101300017' -H 'Qaqpa-Purpose: TAX_ADMINISTRATION'
+  (external zone: a bank checks a company for KYC):
+    curl -i http://127.0.0.1:8081/v1/services/legalEntity.byBin/240140000041 \\
+      -H 'Qaqpa-Client: KZ/COM/990340000014/bank-core' -H 'Qaqpa-Purpose: KYC'
+  (international zone: the Armenian national gateway, approved for legal-entity data):
+    curl -i http://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 \\
+      -H 'Qaqpa-Client: AM/INT/AMGW/national-gateway' -H 'Accept-Language: en'
+
+  Ctrl-C stops everything.
+TXT
+  wait -n "${pids[@]}" || true
+  say "a process exited; shutting down"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  deps) deps ;;
+  build) build ;;
+  test) run_tests "$@" ;;
+  up) up ;;
+  *) echo "usage: ./qaqpa.sh up|test|build|deps" >&2; exit 2 ;;
+esac
