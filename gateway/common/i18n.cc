@@ -1,0 +1,331 @@
+#include "gateway/common/i18n.h"
+
+#include <cstddef>
+#include <optional>
+
+namespace qaqpa::common {
+namespace {
+
+// One row per enum value, columns in Lang order. The switches below have no `default`, so
+// -Wswitch flags a StatusCode or Reason added without its texts.
+struct Texts {
+  std::string_view kk, ru, en;
+  std::string_view pick(Lang lang) const noexcept {
+    switch (lang) {
+      case Lang::Kk:
+        return kk;
+      case Lang::Ru:
+        return ru;
+      case Lang::En:
+        return en;
+    }
+    return kk;
+  }
+};
+
+constexpr Texts titleTexts(StatusCode code) noexcept {
+  switch (code) {
+    case StatusCode::Ok:
+      return {"Сәтті орындалды", "Успешно", "OK"};
+    case StatusCode::Accepted:
+      return {"Сұрау қабылданды", "Запрос принят", "Accepted"};
+    case StatusCode::ValidationFailed:
+      return {"Сұрау тексеруден өтпеді", "Запрос не прошёл проверку", "Validation failed"};
+    case StatusCode::AuthFailed:
+      return {"Аутентификация сәтсіз аяқталды", "Ошибка аутентификации", "Authentication failed"};
+    case StatusCode::SignatureInvalid:
+      return {"Қолтаңба жарамсыз", "Недействительная подпись", "Invalid signature"};
+    case StatusCode::AccessDenied:
+      return {"Қол жеткізуге тыйым салынған", "Доступ запрещён", "Access denied"};
+    case StatusCode::ConsentRequired:
+      return {"Субъектінің келісімі қажет", "Требуется согласие субъекта", "Consent required"};
+    case StatusCode::ServiceNotFound:
+      return {"Сервис табылмады", "Сервис не найден", "Service not found"};
+    case StatusCode::Duplicate:
+      return {"Қайталанған хабарлама", "Повторное сообщение", "Duplicate message"};
+    case StatusCode::RateLimited:
+      return {"Сұраулар тым көп", "Слишком много запросов", "Too many requests"};
+    case StatusCode::ProviderError:
+      return {"Сервис жеткізушісінің қатесі", "Ошибка поставщика сервиса", "Provider error"};
+    case StatusCode::ProviderUnavailable:
+      return {"Сервис жеткізушісі қолжетімсіз", "Поставщик сервиса недоступен",
+              "Provider unavailable"};
+    case StatusCode::ProviderTimeout:
+      return {"Сервис жеткізушісінің жауап күту уақыты өтті",
+              "Истекло время ожидания ответа поставщика сервиса", "Provider timeout"};
+    case StatusCode::Internal:
+      return {"Ішкі қате", "Внутренняя ошибка", "Internal error"};
+  }
+  return {"Ішкі қате", "Внутренняя ошибка", "Internal error"};
+}
+
+struct ReasonRow {
+  std::string_view name;
+  Texts detail;
+};
+
+// Details are public (RFC 9457 "detail"): they name what the client can fix and never say how
+// the gateway is built. "{}" marks where Failure::param goes.
+constexpr ReasonRow reasonRow(Reason reason) noexcept {
+  switch (reason) {
+    case Reason::MalformedRequest:
+      return {"MALFORMED_REQUEST",
+              {"HTTP сұрауын талдау мүмкін болмады", "Не удалось разобрать HTTP-запрос",
+               "The HTTP request could not be parsed"}};
+    case Reason::HeaderTooLarge:
+      return {"HEADER_TOO_LARGE",
+              {"Сұрау тақырыптарының көлемі рұқсат етілген шектен асып кетті",
+               "Размер заголовков запроса превышает допустимый предел",
+               "The request headers exceed the allowed size"}};
+    case Reason::BodyTooLarge:
+      return {"BODY_TOO_LARGE",
+              {"Сұрау денесінің көлемі рұқсат етілген шектен асып кетті",
+               "Размер тела запроса превышает допустимый предел",
+               "The request body exceeds the allowed size"}};
+    case Reason::MissingHeader:
+      return {"MISSING_HEADER",
+              {"{} тақырыбы міндетті", "Требуется заголовок {}", "Header {} is required"}};
+    case Reason::InvalidHeader:
+      return {"INVALID_HEADER",
+              {"{} тақырыбының мәні жарамсыз", "Недопустимое значение заголовка {}",
+               "Header {} has an invalid value"}};
+    case Reason::DuplicateHeader:
+      return {"DUPLICATE_HEADER",
+              {"{} тақырыбы бір реттен артық берілген", "Заголовок {} указан более одного раза",
+               "Header {} must not be repeated"}};
+    case Reason::InvalidSubjectChecksum:
+      return {"INVALID_SUBJECT_CHECKSUM",
+              {"{} тақырыбындағы ЖСН/БСН бақылау цифры қате",
+               "В заголовке {} указан ИИН/БИН с неверной контрольной цифрой",
+               "Header {} contains an IIN/BIN with an invalid check digit"}};
+    case Reason::InvalidServiceId:
+      return {"INVALID_SERVICE_ID",
+              {"Сервис идентификаторы жарамсыз: {}", "Недопустимый идентификатор сервиса: {}",
+               "Invalid service id: {}"}};
+    case Reason::InvalidPath:
+      return {"INVALID_PATH",
+              {"Сұрау жолы жарамсыз: ол /v1/services/ деп басталуы және рұқсат етілмеген "
+               "таңбаларды қамтымауы тиіс",
+               "Недопустимый путь запроса: он должен начинаться с /v1/services/ и не содержать "
+               "запрещённых символов",
+               "Invalid request path: it must start with /v1/services/ and contain no forbidden "
+               "characters"}};
+    case Reason::MethodNotAllowed:
+      return {"METHOD_NOT_ALLOWED",
+              {"{} әдісіне рұқсат етілмеген", "Метод {} не разрешён", "Method {} is not allowed"}};
+    case Reason::ClientUnknown:
+      return {"CLIENT_UNKNOWN",
+              {"{} клиент жүйесі тіркелмеген", "Клиентская система {} не зарегистрирована",
+               "Client system {} is not registered"}};
+    case Reason::ClientWrongZone:
+      return {"CLIENT_WRONG_ZONE",
+              {"{} клиент жүйесі бұл аймақта тіркелмеген",
+               "Клиентская система {} не зарегистрирована в этой зоне",
+               "Client system {} is not registered in this zone"}};
+    case Reason::ClientNotProven:
+      return {"CLIENT_NOT_PROVEN",
+              {"Клиенттің сәйкестігі сертификатпен немесе қолтаңбамен расталмаған",
+               "Подлинность клиента не подтверждена сертификатом или подписью",
+               "The client identity is not proven by a certificate or a signature"}};
+    case Reason::ServiceNotExposed:
+      return {"SERVICE_NOT_EXPOSED",
+              {"{} сервисі бұл аймақта қолжетімсіз", "Сервис {} недоступен в этой зоне",
+               "Service {} is not available in this zone"}};
+    case Reason::NoGrant:
+      return {"NO_GRANT",
+              {"Клиентте {} сервисіне қол жеткізу рұқсаты жоқ",
+               "У клиента нет разрешения на доступ к сервису {}",
+               "The client has no access grant for service {}"}};
+    case Reason::PurposeNotAllowed:
+      return {
+          "PURPOSE_NOT_ALLOWED",
+          {"{} мақсатына бұл сервис үшін рұқсат берілмеген",
+           "Цель {} не разрешена для этого сервиса", "Purpose {} is not allowed for this service"}};
+    case Reason::ServiceUnknown:
+      return {"SERVICE_UNKNOWN",
+              {"{} сервисі табылмады", "Сервис {} не найден", "Service {} does not exist"}};
+    case Reason::RouteUnknown:
+      return {"ROUTE_UNKNOWN",
+              {"Сұралған ресурс табылмады", "Запрошенный ресурс не найден",
+               "No such endpoint on this listener"}};
+    case Reason::ProviderBadResponse:
+      return {"PROVIDER_BAD_RESPONSE",
+              {"Сервис жеткізушісі жарамсыз жауап қайтарды",
+               "Поставщик сервиса вернул некорректный ответ",
+               "The provider returned an invalid response"}};
+    case Reason::ProviderServerError:
+      return {
+          "PROVIDER_SERVER_ERROR",
+          {"Сервис жеткізушісі сұрауды өңдей алмады", "Поставщик сервиса не смог обработать запрос",
+           "The provider failed to process the request"}};
+    case Reason::ProviderUnreachable:
+      return {"PROVIDER_UNREACHABLE",
+              {"Сервис жеткізушісімен байланыс жоқ, кейінірек қайталап көріңіз",
+               "Нет связи с поставщиком сервиса, повторите попытку позже",
+               "The provider cannot be reached; try again later"}};
+    case Reason::ProviderDeadline:
+      return {"PROVIDER_DEADLINE",
+              {"Сервис жеткізушісі белгіленген уақытта жауап бермеді",
+               "Поставщик сервиса не ответил в установленное время",
+               "The provider did not respond in time"}};
+    case Reason::Overloaded:
+      return {"OVERLOADED",
+              {"Шлюз шамадан тыс жүктелген, кейінірек қайталап көріңіз",
+               "Шлюз перегружен, повторите попытку позже",
+               "The gateway is overloaded; try again later"}};
+    case Reason::ShuttingDown:
+      return {"SHUTTING_DOWN",
+              {"Шлюз жұмысын аяқтап жатыр, кейінірек қайталап көріңіз",
+               "Шлюз завершает работу, повторите попытку позже",
+               "The gateway is shutting down; try again later"}};
+    case Reason::InternalError:
+      return {"INTERNAL_ERROR",
+              {"Шлюзде ішкі қате орын алды", "Во шлюзе произошла внутренняя ошибка",
+               "An internal error occurred in the gateway"}};
+  }
+  return {"INTERNAL_ERROR",
+          {"Шлюзде ішкі қате орын алды", "Во шлюзе произошла внутренняя ошибка",
+           "An internal error occurred in the gateway"}};
+}
+
+// --- Accept-Language (RFC 9110 §12.5.4, §12.4.2; RFC 4647 §2.1 language-range) ---
+
+constexpr bool isOws(char c) noexcept { return c == ' ' || c == '\t'; }
+constexpr bool isAlpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool isDigit(char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr char toLower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
+
+std::string_view trimOws(std::string_view s) noexcept {
+  while (!s.empty() && isOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view lower) noexcept {
+  if (a.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (toLower(a[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), as thousandths; -1 if malformed.
+int parseQvalue(std::string_view s) noexcept {
+  if (s.empty() || (s[0] != '0' && s[0] != '1')) return -1;
+  int value = (s[0] - '0') * 1000;
+  if (s.size() == 1) return value;
+  if (s[1] != '.' || s.size() > 5) return -1;
+  int scale = 100;
+  for (std::size_t i = 2; i < s.size(); ++i, scale /= 10) {
+    if (!isDigit(s[i])) return -1;
+    value += (s[i] - '0') * scale;
+  }
+  return value > 1000 ? -1 : value;
+}
+
+// language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*". Returns false if malformed; otherwise
+// `lang` is set when the primary subtag is one we serve.
+bool matchRange(std::string_view range, std::optional<Lang>& lang) noexcept {
+  lang.reset();
+  if (range == "*") {
+    lang = Lang::Kk;
+    return true;
+  }
+  const std::size_t dash = range.find('-');
+  const std::string_view primary = range.substr(0, dash);
+  if (primary.empty() || primary.size() > 8) return false;
+  for (char c : primary) {
+    if (!isAlpha(c)) return false;
+  }
+  if (dash != std::string_view::npos) {
+    std::string_view rest = range.substr(dash + 1);
+    while (true) {
+      const std::size_t next = rest.find('-');
+      const std::string_view sub = rest.substr(0, next);
+      if (sub.empty() || sub.size() > 8) return false;
+      for (char c : sub) {
+        if (!isAlpha(c) && !isDigit(c)) return false;
+      }
+      if (next == std::string_view::npos) break;
+      rest.remove_prefix(next + 1);
+    }
+  }
+  if (equalsIgnoreCase(primary, "kk")) {
+    lang = Lang::Kk;
+  } else if (equalsIgnoreCase(primary, "ru")) {
+    lang = Lang::Ru;
+  } else if (equalsIgnoreCase(primary, "en")) {
+    lang = Lang::En;
+  }
+  return true;
+}
+
+// One list element: language-range [ OWS ";" OWS "q=" qvalue ]. Returns the weight in
+// thousandths, or -1 when the element is malformed or names a language we do not serve.
+int parseElement(std::string_view element, Lang& lang) noexcept {
+  element = trimOws(element);
+  const std::size_t semi = element.find(';');
+  const std::string_view range = trimOws(element.substr(0, semi));
+  std::optional<Lang> matched;
+  if (!matchRange(range, matched)) return -1;
+  int q = 1000;
+  if (semi != std::string_view::npos) {
+    const std::string_view weight = trimOws(element.substr(semi + 1));
+    if (weight.size() < 2 || toLower(weight[0]) != 'q' || weight[1] != '=') return -1;
+    q = parseQvalue(weight.substr(2));
+    if (q < 0) return -1;
+  }
+  if (!matched) return -1;
+  lang = *matched;
+  return q;
+}
+
+}  // namespace
+
+Lang parseAcceptLanguage(std::string_view header) noexcept {
+  Lang best = Lang::Kk;
+  int best_q = 0;  // q=0 means "not acceptable", so it can never win
+  while (true) {
+    const std::size_t comma = header.find(',');
+    Lang lang;
+    const int q = parseElement(header.substr(0, comma), lang);
+    // Strictly greater: on equal weights the earlier range keeps its place.
+    if (q > best_q) {
+      best_q = q;
+      best = lang;
+    }
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return best;
+}
+
+std::string_view langTag(Lang lang) noexcept {
+  switch (lang) {
+    case Lang::Kk:
+      return "kk";
+    case Lang::Ru:
+      return "ru";
+    case Lang::En:
+      return "en";
+  }
+  return "kk";
+}
+
+std::string_view title(StatusCode code, Lang lang) noexcept { return titleTexts(code).pick(lang); }
+
+std::string detail(Reason reason, Lang lang, std::string_view param) {
+  const std::string_view tmpl = reasonRow(reason).detail.pick(lang);
+  const std::size_t at = tmpl.find("{}");
+  if (at == std::string_view::npos) return std::string(tmpl);
+  std::string out;
+  out.reserve(tmpl.size() - 2 + param.size());
+  out.append(tmpl.substr(0, at));
+  out.append(param);
+  out.append(tmpl.substr(at + 2));
+  return out;
+}
+
+std::string_view reasonName(Reason reason) noexcept { return reasonRow(reason).name; }
+
+}  // namespace qaqpa::common
