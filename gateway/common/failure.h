@@ -43,8 +43,10 @@ enum class Reason : std::uint16_t {
   // Gateway (503/500)
   Overloaded,
   ShuttingDown,
-  InternalError,
+  InternalError,  // keep last: kReasonCount depends on it
 };
+
+inline constexpr int kReasonCount = static_cast<int>(Reason::InternalError) + 1;
 
 struct Failure {
   StatusCode code = StatusCode::Internal;
