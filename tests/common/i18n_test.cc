@@ -11,13 +11,10 @@ namespace {
 
 constexpr Lang kLangs[] = {Lang::Kk, Lang::Ru, Lang::En};
 
-// Reason::InternalError is the last enumerator (gateway group is last in failure.h); a reason
-// added after it must extend this bound. i18n.cc's switches are exhaustive (-Wswitch) regardless.
-constexpr int kLastReason = static_cast<int>(Reason::InternalError);
 
 std::vector<Reason> allReasons() {
   std::vector<Reason> out;
-  for (int i = 0; i <= kLastReason; ++i) out.push_back(static_cast<Reason>(i));
+  for (int i = 0; i < common::kReasonCount; ++i) out.push_back(static_cast<Reason>(i));
   return out;
 }
 
