@@ -9,8 +9,9 @@
 //                             400 problem when no id is given, 404 problem when it is unknown.
 //                             A non-numeric path segment is taken as a base path and ignored.
 //   POST /echo                the request body, same Content-Type (benchmarks).
-//   GET /_demo/stats          {"connections_accepted", "requests", "active_connections"}; every
-//                             connection and request is counted, this one included.
+//   GET /_demo/stats          {"connections_accepted", "requests", "active_connections",
+//                             "in_flight"}; every connection and request is counted, this one
+//                             included; in_flight counts data requests being answered (delayed).
 //   GET /_demo/echo-headers   {"method", "target", "headers": {lower-case name: value}} as
 //                             received (repeated fields joined with ", "): lets tests check what
 //                             the gateway forwards.
@@ -134,6 +135,21 @@ bool writePortFile(const std::string& path, std::uint16_t port) {
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+// Counts a data request from its read until its answer is written (or the session ends).
+struct InFlight {
+  explicit InFlight(std::uint64_t* counter) : counter_(counter) {
+    if (counter_) ++*counter_;
+  }
+  ~InFlight() {
+    if (counter_) --*counter_;
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::uint64_t* counter_;
+};
+
 struct Connection {
   beast::tcp_stream stream;
   bool idle = true;  // waiting for the next request: may be closed at shutdown
@@ -230,9 +246,10 @@ class Server {
       if (rec) break;  // end of stream, timeout, shutdown or a malformed request: just close
       Request req = parser.release();
       ++requests_;
+      bool demo = req.target().starts_with("/_demo/");
+      InFlight in_flight{demo ? nullptr : &in_flight_};
 
       Response res = handle(req);
-      bool demo = req.target().starts_with("/_demo/");
       if (opts_.delay.count() > 0 && !demo) {
         asio::steady_timer timer(io_, opts_.delay);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -260,6 +277,7 @@ class Server {
                                                 {"connections_accepted", connections_accepted_},
                                                 {"requests", requests_},
                                                 {"active_connections", connections_.size()},
+                                                {"in_flight", in_flight_},
                                             });
     }
     if (path == "/_demo/echo-headers") return echoHeaders(req);
@@ -365,6 +383,7 @@ class Server {
   bool stopping_ = false;
   std::uint64_t connections_accepted_ = 0;
   std::uint64_t requests_ = 0;
+  std::uint64_t in_flight_ = 0;  // data requests read and not yet answered (excludes /_demo/*)
   std::unordered_set<Connection*> connections_;
   std::function<void()> drained_;
 };
