@@ -1,0 +1,702 @@
+"""Integration harness: real `qaqpa` gateway and real `qaqpa-demo-provider` processes on ephemeral
+ports, each deployment in its own temp dir.
+
+Environment (set by ctest, see CMakeLists.txt):
+  QAQPA_BIN                 the gateway binary
+  QAQPA_DEMO_PROVIDER_BIN   the demo provider binary
+  QAQPA_SOURCE_DIR          the repository root (for policies/demo/)
+  QAQPA_KEEP_TMP=1          keep temp dirs (configs, logs) after the run
+
+A deployment: providers started with --listen 127.0.0.1:0 --port-file; policies/demo/ copied and
+its upstream URLs (127.0.0.1:8180..8182) rewritten to the providers' real ports; the gateway file
+derived from policies/demo/qaqpa.yaml with every listener on port 0, policy_dir pointing at the
+copy and the test's overrides merged in; `qaqpa --config FILE --ports-file PATH` started and
+waited for (ports file, then GET /readyz on admin), all bounded. Teardown: SIGTERM, bounded wait,
+SIGKILL. When a test fails, the processes' stderr is printed.
+"""
+
+import copy
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import miniyaml
+from miniyaml import Plain
+
+READY_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 10.0
+HTTP_TIMEOUT_S = 15.0
+
+# Demo bundle ids (PRODUCT.md "Demo bundle").
+POPULATION = "KZ/GOV/240140000011/population-register"
+LEGAL_ENTITY = "KZ/GOV/240140000041/legal-entity-register"
+TAX = "KZ/GOV/240140000021/tax-service"
+SOCIAL = "KZ/GOV/240140000031/social-benefits"
+BANK = "KZ/COM/990340000014/bank-core"
+PEER = "AM/INT/AMGW/national-gateway"
+CITIZENS = ("900101300017", "850506400003", "920315450126")
+
+# Demo upstream port -> dataset served there (policies/demo/providers/*.yaml).
+DEMO_UPSTREAMS = {8180: "population", 8181: "legal-entity", 8182: "tax"}
+SERVICE_DATASET = {
+    "person.byIin": "population",
+    "legalEntity.byBin": "legal-entity",
+    "tax.debtStatus": "tax",
+}
+
+UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Identifiers
+
+
+def check_digit(first11):
+    """PROTOCOL.md §1 two-pass mod-11 check digit, or None if the number cannot be valid."""
+    d = [int(c) for c in first11]
+    r = sum(d[i] * (i + 1) for i in range(11)) % 11
+    if r == 10:
+        w = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2]
+        r = sum(d[i] * w[i] for i in range(11)) % 11
+        if r == 10:
+            return None
+    return r
+
+
+def valid_iin(prefix11):
+    """The checksum-valid IIN with these 11 leading digits, else None."""
+    c = check_digit(prefix11)
+    return None if c is None else prefix11 + str(c)
+
+
+def unknown_valid_iin():
+    """A checksum-valid IIN that is not a demo citizen."""
+    for serial in range(1, 1000):
+        iin = valid_iin(f"770707300{serial:03d}"[:11])
+        if iin and iin not in CITIZENS:
+            return iin
+    raise AssertionError("no valid IIN found")
+
+
+def bad_checksum(iin):
+    return iin[:11] + str((int(iin[11]) + 1) % 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment
+
+
+def _env_path(name):
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set: run through ctest (tests/integration/CMakeLists.txt)")
+    return value
+
+
+def gateway_bin():
+    return _env_path("QAQPA_BIN")
+
+
+def provider_bin():
+    return _env_path("QAQPA_DEMO_PROVIDER_BIN")
+
+
+def source_dir():
+    return _env_path("QAQPA_SOURCE_DIR")
+
+
+def demo_bundle_dir():
+    return os.path.join(source_dir(), "policies", "demo")
+
+
+def _wait_for(predicate, timeout, what, proc=None, describe=None):
+    """Polls predicate() with a short backoff until truthy; fails after timeout or if proc died."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            extra = describe() if describe else ""
+            raise AssertionError(f"{what}: process exited with {proc.returncode}\n{extra}")
+        if time.monotonic() > deadline:
+            extra = describe() if describe else ""
+            raise AssertionError(f"{what}: not within {timeout:.0f} s\n{extra}")
+        time.sleep(delay)  # polling a file/port another process creates: no event to wait on
+        delay = min(delay * 2, 0.1)
+
+
+def _tail(path, lines=150):
+    try:
+        with open(path, "rb") as f:
+            data = f.read().decode("utf-8", "replace").splitlines()
+    except OSError as e:
+        return f"<{e}>"
+    skipped = len(data) - lines
+    head = f"... ({skipped} lines skipped)\n" if skipped > 0 else ""
+    return head + "\n".join(data[-lines:])
+
+
+class Process:
+    """A child process with stderr+stdout captured to a log file."""
+
+    def __init__(self, name, argv, log_path, cwd):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
+        )
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=STOP_TIMEOUT_S):
+        """SIGTERM, bounded wait, SIGKILL. Returns the exit code (negative: killed by signal)."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            if self.wait(timeout) is None:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def log(self):
+        return _tail(self.log_path)
+
+    def describe(self):
+        return f"--- {self.name} ({' '.join(self.argv)}) ---\n{self.log()}\n--- end {self.name} ---"
+
+
+class Provider(Process):
+    def __init__(self, workdir, dataset, delay_ms=0, label=None):
+        label = label or dataset + (f"-slow{delay_ms}" if delay_ms else "")
+        port_file = os.path.join(workdir, f"provider-{label}.port")
+        argv = [provider_bin(), "--dataset", dataset, "--listen", "127.0.0.1:0",
+                "--port-file", port_file]
+        if delay_ms:
+            argv += ["--delay-ms", str(delay_ms)]
+        super().__init__(f"provider {label}", argv, os.path.join(workdir, f"provider-{label}.log"),
+                         workdir)
+        self.dataset = dataset
+
+        def read_port():
+            try:
+                with open(port_file) as f:
+                    text = f.read().strip()
+                return int(text) if text else None
+            except (OSError, ValueError):
+                return None
+
+        self.port = _wait_for(read_port, READY_TIMEOUT_S, f"{self.name} port file", self.proc,
+                              self.describe)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def connection(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT_S)
+
+    def get_json(self, path, conn=None):
+        own = conn is None
+        conn = conn or self.connection()
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200:
+                raise AssertionError(f"{self.name} {path}: {r.status} {body!r}")
+            return json.loads(body)
+        finally:
+            if own:
+                conn.close()
+
+    def stats(self, conn=None):
+        return self.get_json("/_demo/stats", conn)
+
+
+def closed_port():
+    """A port bound but never listening: connecting to it is refused while the socket lives."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy bundle and gateway file
+
+
+def _walk(node, path=()):
+    yield path, node
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _walk(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk(v, path + (i,))
+
+
+def deep_merge(base, overrides):
+    """Merges dict overrides into base (in place); None deletes a key."""
+    for k, v in overrides.items():
+        if v is None:
+            base.pop(k, None)
+        elif isinstance(v, dict) and isinstance(base.get(k), dict):
+            deep_merge(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+    return base
+
+
+def _yaml_value(v):
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, (int, float)):
+        return v
+    return Plain(v) if isinstance(v, str) else v
+
+
+class Bundle:
+    """A copy of policies/demo/ in a temp dir, editable before the gateway starts."""
+
+    def __init__(self, dest):
+        self.dir = dest
+        shutil.copytree(demo_bundle_dir(), dest)
+        self.gateway_file = os.path.join(dest, "qaqpa.yaml")
+        self._docs = {}  # relative path -> parsed YAML, for files edited structurally
+
+    def files(self):
+        for root, _, names in os.walk(self.dir):
+            for n in sorted(names):
+                if n.endswith((".yaml", ".yml")):
+                    yield os.path.relpath(os.path.join(root, n), self.dir)
+
+    def rewrite_upstream_ports(self, port_map):
+        """Textually rewrites 127.0.0.1:<demo port> / localhost:<demo port> in every file."""
+        for rel in self.files():
+            path = os.path.join(self.dir, rel)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            new = text
+            for old, port in port_map.items():
+                new = re.sub(rf"(127\.0\.0\.1|localhost):{old}(?!\d)", f"127.0.0.1:{port}", new)
+            if new != text:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(new)
+
+    def _doc(self, rel):
+        if rel not in self._docs:
+            with open(os.path.join(self.dir, rel), encoding="utf-8") as f:
+                self._docs[rel] = miniyaml.loads(f.read())
+        return self._docs[rel]
+
+    def find_service(self, service_id):
+        """(file, mapping) of the service declaration: a mapping with id == service_id and an
+        upstream key, anywhere in the bundle (gateway file excluded)."""
+        for rel in self.files():
+            if os.path.basename(rel) in ("qaqpa.yaml",) or "cases" in rel:
+                continue
+            doc = self._doc(rel)
+            for _, node in _walk(doc):
+                if (isinstance(node, dict) and str(node.get("id", "")) == service_id
+                        and "upstream" in node):
+                    return rel, node
+            # Services may also be keyed by id: services: {person.byIin: {upstream: ...}}.
+            for _, node in _walk(doc):
+                if (isinstance(node, dict) and isinstance(node.get(service_id), dict)
+                        and "upstream" in node[service_id]):
+                    return rel, node[service_id]
+        raise AssertionError(f"service {service_id} not found in the demo bundle {self.dir}")
+
+    def set_service(self, service_id, upstream_port=None, timeout=None):
+        """Points a service at another local port and/or sets its response deadline."""
+        rel, svc = self.find_service(service_id)
+        if upstream_port is not None:
+            up = svc["upstream"]
+            if isinstance(up, dict):
+                for key in ("url", "base_url", "base"):
+                    if key in up:
+                        up[key] = Plain(re.sub(r"://[^/]+", f"://127.0.0.1:{upstream_port}",
+                                               str(up[key])))
+                        break
+                else:
+                    if "port" in up:
+                        up["port"] = upstream_port
+                    else:
+                        raise AssertionError(f"cannot rewrite upstream {up!r}")
+            else:
+                svc["upstream"] = Plain(re.sub(r"://[^/]+", f"://127.0.0.1:{upstream_port}",
+                                               str(up)))
+        if timeout is not None:
+            keys = [k for k in svc if "timeout" in k]
+            svc[keys[0] if keys else "timeout"] = Plain(timeout)
+        with open(os.path.join(self.dir, rel), "w", encoding="utf-8") as f:
+            f.write(miniyaml.dumps(self._doc(rel)))
+
+    def gateway_config(self):
+        with open(self.gateway_file, encoding="utf-8") as f:
+            return miniyaml.loads(f.read())
+
+
+def _gateway_section(cfg):
+    """The mapping that holds the gateway settings: the top level or a `gateway:` key."""
+    if isinstance(cfg.get("gateway"), dict) and "listeners" in cfg["gateway"]:
+        return cfg["gateway"]
+    return cfg
+
+
+def derive_gateway_config(cfg, policy_dir, overrides):
+    """The demo gateway file with all listener ports 0, policy_dir set, overrides merged."""
+    cfg = copy.deepcopy(cfg)
+    section = _gateway_section(cfg)
+    listeners = section.get("listeners")
+    if isinstance(listeners, list):
+        for item in listeners:
+            if isinstance(item, dict):
+                item["port"] = 0
+                if "address" in item:
+                    item["address"] = Plain("127.0.0.1")
+    elif isinstance(listeners, dict):
+        for name, item in listeners.items():
+            if isinstance(item, dict):
+                item["port"] = 0
+                if "address" in item:
+                    item["address"] = Plain("127.0.0.1")
+            else:
+                listeners[name] = Plain("127.0.0.1:0")
+    else:
+        raise AssertionError(f"demo gateway file has no listeners: {cfg!r}")
+    section["policy_dir"] = policy_dir
+    section.pop("ports_file", None)
+    deep_merge(section, overrides)
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP helpers
+
+
+class Reply:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.header_list = headers
+        self.headers = {}
+        for k, v in headers:
+            self.headers.setdefault(k.lower(), v)
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise AssertionError(f"body is not JSON: {self.body[:300]!r}") from None
+
+    def __repr__(self):
+        return f"<Reply {self.status} {self.headers} {self.body[:400]!r}>"
+
+
+def request(port, method, target, headers=None, body=None, conn=None, timeout=HTTP_TIMEOUT_S):
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return Reply(r.status, r.reason, r.getheaders(), data)
+    finally:
+        if own:
+            conn.close()
+
+
+def raw_exchange(port, data, timeout=5.0):
+    """Sends raw bytes, reads until the peer closes (or timeout). Returns (bytes, closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        closed = False
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed = True
+        return b"".join(chunks), closed
+
+
+# ---------------------------------------------------------------------------------------------
+# Deployment
+
+
+class Deployment:
+    """Providers + bundle copy + gateway, all in one temp dir. Use start()/stop()."""
+
+    def __init__(self, name, gateway_overrides=None, providers=None, keep=None):
+        self.name = name
+        self.tmp = tempfile.mkdtemp(prefix=f"qaqpa-it-{name}-")
+        self.gateway_overrides = gateway_overrides or {}
+        # dataset -> delay_ms for the providers behind the demo upstreams.
+        self.provider_specs = providers or {"population": 0, "legal-entity": 0, "tax": 0}
+        self.providers = {}
+        self.extra_providers = []
+        self.gateway = None
+        self.ports = {}
+        self.bundle = None
+        self.config_path = None
+        self.failed = False
+        self._sockets = []
+        self._keep = keep if keep is not None else os.environ.get("QAQPA_KEEP_TMP") == "1"
+
+    # -- building -----------------------------------------------------------------------------
+
+    def start_providers(self):
+        for dataset, delay in self.provider_specs.items():
+            self.providers[dataset] = Provider(self.tmp, dataset, delay)
+        self.bundle = Bundle(os.path.join(self.tmp, "policies"))
+        port_map = {demo: self.providers[ds].port for demo, ds in DEMO_UPSTREAMS.items()
+                    if ds in self.providers}
+        self.bundle.rewrite_upstream_ports(port_map)
+        return self
+
+    def add_provider(self, dataset, delay_ms=0, label=None):
+        p = Provider(self.tmp, dataset, delay_ms, label)
+        self.extra_providers.append(p)
+        return p
+
+    def closed_port(self):
+        s = closed_port()
+        self._sockets.append(s)
+        return s.getsockname()[1]
+
+    def write_gateway_config(self):
+        cfg = derive_gateway_config(self.bundle.gateway_config(), self.bundle.dir,
+                                    self.gateway_overrides)
+        self.config_path = os.path.join(self.tmp, "qaqpa-test.yaml")
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(miniyaml.dumps(cfg))
+        return self.config_path
+
+    def start_gateway(self):
+        if self.config_path is None:
+            self.write_gateway_config()
+        ports_file = os.path.join(self.tmp, "gateway-ports.json")
+        self.gateway = Process("gateway", [gateway_bin(), "--config", self.config_path,
+                                           "--ports-file", ports_file],
+                               os.path.join(self.tmp, "gateway.log"), self.tmp)
+
+        def read_ports():
+            try:
+                with open(ports_file) as f:
+                    ports = json.load(f)
+                return ports if isinstance(ports, dict) and "admin" in ports else None
+            except (OSError, ValueError):
+                return None
+
+        self.ports = _wait_for(read_ports, READY_TIMEOUT_S, "gateway ports file",
+                               self.gateway.proc, self.describe)
+
+        def ready():
+            try:
+                return request(self.ports["admin"], "GET", "/readyz", timeout=2).status == 200
+            except OSError:
+                return False
+
+        _wait_for(ready, READY_TIMEOUT_S, "gateway /readyz", self.gateway.proc, self.describe)
+        return self
+
+    def start(self):
+        try:
+            self.start_providers()
+            self.start_gateway()
+        except BaseException:
+            self.failed = True
+            self.stop()
+            raise
+        return self
+
+    # -- teardown -----------------------------------------------------------------------------
+
+    def processes(self):
+        procs = list(self.providers.values()) + self.extra_providers
+        if self.gateway:
+            procs.insert(0, self.gateway)
+        return procs
+
+    def describe(self):
+        parts = [f"=== deployment {self.name} in {self.tmp} ==="]
+        if self.config_path and os.path.exists(self.config_path):
+            with open(self.config_path, encoding="utf-8") as f:
+                parts.append(f"--- gateway config {self.config_path} ---\n{f.read()}")
+        for p in self.processes():
+            parts.append(p.describe())
+        return "\n".join(parts)
+
+    def stop(self):
+        codes = {}
+        for p in self.processes():
+            codes[p.name] = p.stop()
+        for s in self._sockets:
+            s.close()
+        self._sockets = []
+        if self.failed:
+            sys.stderr.write("\n" + self.describe() + "\n")
+            sys.stderr.flush()
+        if self._keep or self.failed:
+            sys.stderr.write(f"[harness] kept {self.tmp}\n")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return codes
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def port(self, listener):
+        if listener not in self.ports:
+            raise AssertionError(f"gateway has no {listener} listener: {self.ports}")
+        return self.ports[listener]
+
+    def connection(self, listener="state"):
+        return http.client.HTTPConnection("127.0.0.1", self.port(listener),
+                                          timeout=HTTP_TIMEOUT_S)
+
+    def call(self, service, client=None, subject=None, purpose=None, listener="state",
+             method="GET", path="", query="", headers=None, body=None, conn=None,
+             language=None, timeout=HTTP_TIMEOUT_S):
+        target = f"/v1/services/{service}" + (f"/{path}" if path else "") + (
+            f"?{query}" if query else "")
+        h = {}
+        if client:
+            h["Qaqpa-Client"] = client
+        if subject:
+            h["Qaqpa-Subject"] = subject
+        if purpose:
+            h["Qaqpa-Purpose"] = purpose
+        if language:
+            h["Accept-Language"] = language
+        h.update(headers or {})
+        return request(self.port(listener), method, target, h, body, conn, timeout)
+
+
+def build_deployment(name, overrides=None, providers=None, prepare=None):
+    """Starts providers, lets prepare(dep) edit the bundle, starts the gateway. On failure the
+    logs are dumped, everything is stopped and the error re-raised."""
+    dep = Deployment(name, copy.deepcopy(overrides or {}), providers)
+    try:
+        dep.start_providers()
+        if prepare:
+            prepare(dep)
+        dep.start_gateway()
+    except BaseException:
+        dep.failed = True
+        dep.stop()
+        raise
+    return dep
+
+
+class SharedDeployment:
+    """One deployment for every test class of a module: start() in setUpModule, stop() in
+    tearDownModule, and set SHARED = <this> on the classes."""
+
+    def __init__(self, name, overrides=None, providers=None, prepare=None):
+        self.args = (name, overrides, providers, prepare)
+        self.dep = None
+
+    def start(self):
+        self.dep = build_deployment(*self.args)
+
+    def stop(self):
+        if self.dep is not None:
+            self.dep.stop()
+            self.dep = None
+
+
+class GatewayTestCase(unittest.TestCase):
+    """Runs against a deployment: the module's SHARED one, or one per class built from
+    GATEWAY_OVERRIDES / PROVIDERS and prepare(deployment) (edits the bundle before the gateway
+    starts)."""
+
+    SHARED = None
+    GATEWAY_OVERRIDES = {"workers": 1}
+    PROVIDERS = None
+    dep = None
+    _own = False
+
+    @classmethod
+    def prepare(cls, dep):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if cls.SHARED is not None:
+            cls.dep = cls.SHARED.dep
+            cls._own = False
+        else:
+            cls.dep = build_deployment(cls.__name__, cls.GATEWAY_OVERRIDES, cls.PROVIDERS,
+                                       cls.prepare)
+            cls._own = True
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls._own and cls.dep is not None:
+            cls.dep.stop()
+        cls.dep = None
+        super().tearDownClass()
+
+    def run(self, result=None):
+        result = result if result is not None else self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before and self.dep is not None:
+            self.dep.failed = True  # dump logs at teardown, once per class
+        return result
+
+    # -- assertions -----------------------------------------------------------------------------
+
+    def assertProblem(self, reply, status, code=None):
+        self.assertEqual(reply.status, status, reply)
+        ctype = (reply.header("Content-Type") or "").split(";")[0].strip()
+        self.assertEqual(ctype, "application/problem+json", reply)
+        body = reply.json()
+        for field in ("type", "title", "status", "code", "detail", "messageId"):
+            self.assertIn(field, body, reply)
+        self.assertEqual(body["status"], status, reply)
+        if code:
+            self.assertEqual(body["code"], code, reply)
+            self.assertEqual(body["type"], f"urn:qaqpa:status:{code}", reply)
+            self.assertEqual(reply.header("Qaqpa-Status"), code, reply)
+        self.assertEqual(body["messageId"], reply.header("Qaqpa-Message-Id"), reply)
+        return body
