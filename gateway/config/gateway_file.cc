@@ -1,0 +1,251 @@
+// The gateway file: node identity, listeners, limits, upstream pool settings, policy location.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <limits>
+
+#include "gateway/config/loader.h"
+
+namespace qaqpa::config::detail {
+namespace {
+
+constexpr std::uint64_t kKiB = 1024;
+constexpr std::uint64_t kMiB = 1024 * kKiB;
+constexpr std::uint64_t kGiB = 1024 * kMiB;
+constexpr std::uint64_t kMaxWorkers = 1024;
+constexpr Millis kMaxDuration{24LL * 60 * 60 * 1000};  // a day: anything longer is a typo
+constexpr Millis kOneMs{1};
+
+// [a-z0-9][a-z0-9._-]{0,62}: the node id ends up in events, metric labels and file names.
+bool isValidNodeId(std::string_view id) {
+  if (id.empty() || id.size() > 63) return false;
+  auto lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!lower_alnum(id.front())) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [&](char c) { return lower_alnum(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+bool isIpLiteral(const std::string& address, bool& is_wildcard) {
+  std::array<unsigned char, 16> buf{};
+  if (inet_pton(AF_INET, address.c_str(), buf.data()) == 1) {
+    is_wildcard = address == "0.0.0.0";
+    return true;
+  }
+  if (inet_pton(AF_INET6, address.c_str(), buf.data()) == 1) {
+    is_wildcard = std::all_of(buf.begin(), buf.end(), [](unsigned char b) { return b == 0; });
+    return true;
+  }
+  return false;
+}
+
+void readListeners(Diagnostics& diag, const YAML::Node& node, GatewayConfig& out) {
+  MapReader map(diag, node, "listeners", {"state", "external", "international", "space", "admin"});
+  if (!map.isMap()) return;
+  struct Bound {
+    ListenerConfig config;
+    bool wildcard = false;
+  };
+  std::vector<Bound> bound;
+  for (const auto& [name, value] : map.entries()) {
+    const ListenerKind kind = *parseListenerKind(name);  // MapReader admitted only known kinds
+    const std::string path = map.pathOf(name);
+    MapReader listener(diag, value, path, {"address", "port"});
+    if (!listener.isMap()) continue;
+    ListenerConfig config;
+    config.kind = kind;
+    bool ok = true;
+    bool wildcard = false;
+    if (auto address = listener.optional("address")) {
+      auto text = readString(diag, *address, listener.pathOf("address"));
+      if (text && !isIpLiteral(*text, wildcard)) {
+        diag.error(
+            listener.pathOf("address"), *address,
+            "expected an IPv4 or IPv6 address literal (e.g. 127.0.0.1, 0.0.0.0, ::1), got '" +
+                *text + "'");
+        text.reset();
+      }
+      if (text)
+        config.address = *text;
+      else
+        ok = false;
+    } else {
+      isIpLiteral(config.address, wildcard);
+    }
+    if (auto port = listener.required("port")) {
+      auto value_port = readUnsigned(diag, *port, listener.pathOf("port"), 0, 65535);
+      if (value_port)
+        config.port = static_cast<std::uint16_t>(*value_port);
+      else
+        ok = false;
+    } else {
+      ok = false;
+    }
+    if (!ok) continue;
+    // Port 0 asks the kernel for a free port, so several listeners may use it (tests).
+    if (config.port != 0) {
+      for (const Bound& other : bound) {
+        if (other.config.port != config.port) continue;
+        if (other.config.address == config.address || other.wildcard || wildcard) {
+          diag.error(path, value,
+                     "listener " + config.address + ":" + std::to_string(config.port) +
+                         " overlaps listener '" + std::string(listenerName(other.config.kind)) +
+                         "' (" + other.config.address + ":" + std::to_string(other.config.port) +
+                         "); every listener needs its own address:port");
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (ok) bound.push_back(Bound{config, wildcard});
+    out.listeners.push_back(config);
+  }
+  std::sort(out.listeners.begin(), out.listeners.end(),
+            [](const ListenerConfig& a, const ListenerConfig& b) { return a.kind < b.kind; });
+
+  const bool has_zone = std::any_of(map.entries().begin(), map.entries().end(), [](const auto& e) {
+    return zoneOf(*parseListenerKind(e.first)).has_value();
+  });
+  const bool has_admin = map.optional("admin").has_value();
+  if (!has_zone) {
+    diag.error("listeners", node,
+               "at least one zone listener (state, external or international) is required");
+  }
+  if (!has_admin) {
+    diag.error("listeners.admin", node,
+               "the admin listener is required (health, readiness and metrics are served there)");
+  }
+}
+
+void readLimits(Diagnostics& diag, const YAML::Node& node, Limits& out) {
+  MapReader map(diag, node, "limits",
+                {"max_header_bytes", "max_body_bytes", "request_read_timeout", "idle_timeout",
+                 "write_timeout", "max_connections", "max_requests_per_connection"});
+  if (!map.isMap()) return;
+  auto size = [&](std::string_view key, std::size_t& field, std::uint64_t min, std::uint64_t max) {
+    if (auto v = map.optional(key)) {
+      if (auto n = readUnsigned(diag, *v, map.pathOf(key), min, max)) field = *n;
+    }
+  };
+  auto duration = [&](std::string_view key, Millis& field) {
+    if (auto v = map.optional(key)) {
+      if (auto d = readDuration(diag, *v, map.pathOf(key), kOneMs, kMaxDuration)) field = *d;
+    }
+  };
+  size("max_header_bytes", out.max_header_bytes, kKiB, kMiB);
+  size("max_body_bytes", out.max_body_bytes, 1, kGiB);
+  duration("request_read_timeout", out.request_read_timeout);
+  duration("idle_timeout", out.idle_timeout);
+  duration("write_timeout", out.write_timeout);
+  size("max_connections", out.max_connections, 1, 1'000'000);
+  size("max_requests_per_connection", out.max_requests_per_connection, 1, 100'000'000);
+}
+
+void readUpstream(Diagnostics& diag, const YAML::Node& node, UpstreamSettings& out) {
+  MapReader map(diag, node, "upstream",
+                {"connect_timeout", "default_timeout", "max_idle_per_host",
+                 "max_response_body_bytes", "idle_keepalive"});
+  if (!map.isMap()) return;
+  auto duration = [&](std::string_view key, Millis& field) {
+    if (auto v = map.optional(key)) {
+      if (auto d = readDuration(diag, *v, map.pathOf(key), kOneMs, kMaxDuration)) field = *d;
+    }
+  };
+  duration("connect_timeout", out.connect_timeout);
+  duration("default_timeout", out.default_timeout);
+  if (auto v = map.optional("max_idle_per_host")) {
+    if (auto n = readUnsigned(diag, *v, map.pathOf("max_idle_per_host"), 0, 10'000)) {
+      out.max_idle_per_host = *n;
+    }
+  }
+  if (auto v = map.optional("max_response_body_bytes")) {
+    if (auto n = readUnsigned(diag, *v, map.pathOf("max_response_body_bytes"), 1, 4 * kGiB)) {
+      out.max_response_body_bytes = *n;
+    }
+  }
+  duration("idle_keepalive", out.idle_keepalive);
+}
+
+}  // namespace
+
+bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
+                      const std::filesystem::path& base_dir, GatewayConfig& out) {
+  MapReader map(diag, root, "",
+                {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
+                 "ports_file", "drain_timeout", "listeners", "limits", "upstream"});
+  if (!map.isMap()) return false;
+
+  if (auto v = map.required("node_id")) {
+    if (auto id = readString(diag, *v, "node_id")) {
+      if (isValidNodeId(*id)) {
+        out.node_id = *id;
+      } else {
+        diag.error("node_id", *v,
+                   "'" + *id + "' is not a valid node id; expected [a-z0-9][a-z0-9._-]{0,62}");
+      }
+    }
+  }
+  if (auto v = map.optional("workers")) {
+    if (auto n = readUnsigned(diag, *v, "workers", 0, kMaxWorkers)) {
+      out.workers = static_cast<unsigned>(*n);
+    }
+  }
+  if (auto v = map.optional("log_level")) {
+    if (auto level = readString(diag, *v, "log_level")) {
+      if (*level == "debug" || *level == "info" || *level == "warn" || *level == "error") {
+        out.log_level = *level;
+      } else {
+        diag.error("log_level", *v,
+                   "unknown log level '" + *level + "'; expected debug, info, warn or error");
+      }
+    }
+  }
+  if (auto v = map.optional("demo_trust_client_header")) {
+    if (auto b = readBool(diag, *v, "demo_trust_client_header")) out.demo_trust_client_header = *b;
+  }
+  bool policy_dir_known = true;
+  std::filesystem::path policy_dir = base_dir;
+  if (auto v = map.optional("policy_dir")) {
+    auto text = readString(diag, *v, "policy_dir");
+    if (text && text->empty()) {
+      diag.error("policy_dir", *v, "must not be empty; use \".\" for this file's directory");
+      text.reset();
+    }
+    if (text) {
+      policy_dir = base_dir / *text;
+    } else {
+      policy_dir_known = false;
+    }
+  }
+  if (policy_dir_known) {
+    policy_dir = policy_dir.lexically_normal();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(policy_dir, ec)) {
+      diag.error("policy_dir", "policy directory '" + policy_dir.string() + "' does not exist or " +
+                                   "is not a directory (relative paths resolve against the " +
+                                   "gateway file's directory)");
+      policy_dir_known = false;
+    }
+    out.policy_dir = policy_dir.string();
+    // A trailing separator from "dir/" or "." normalisation is noise in logs and digests.
+    while (out.policy_dir.size() > 1 && out.policy_dir.back() == '/') out.policy_dir.pop_back();
+  }
+  if (auto v = map.optional("ports_file")) {
+    if (auto text = readString(diag, *v, "ports_file")) {
+      if (!text->empty()) out.ports_file = (base_dir / *text).lexically_normal().string();
+    }
+  }
+  if (auto v = map.optional("drain_timeout")) {
+    // Zero is meaningful here: stop at once without waiting for in-flight requests.
+    if (auto d = readDuration(diag, *v, "drain_timeout", Millis{0}, kMaxDuration)) {
+      out.drain_timeout = *d;
+    }
+  }
+  if (auto v = map.required("listeners")) readListeners(diag, *v, out);
+  if (auto v = map.optional("limits")) readLimits(diag, *v, out.limits);
+  if (auto v = map.optional("upstream")) readUpstream(diag, *v, out.upstream);
+  return policy_dir_known;
+}
+
+}  // namespace qaqpa::config::detail

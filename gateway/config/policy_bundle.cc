@@ -1,0 +1,507 @@
+// The policy bundle: registered systems, purpose codes and one file per provider with its
+// services and the grants it gives (Digital Code Art. 24 p.3.1, 28: the owner of a resource sets
+// the access conditions, so a provider file may only speak about its own services).
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "gateway/common/ids.h"
+#include "gateway/config/loader.h"
+
+namespace qaqpa::config::detail {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr Millis kMaxServiceTimeout{60LL * 60 * 1000};
+constexpr const char* kSystemsFile = "systems.yaml";
+constexpr const char* kPurposesFile = "purposes.yaml";
+constexpr const char* kProvidersDir = "providers";
+
+struct BundleFile {
+  std::string name;  // relative to the bundle directory, '/'-separated
+  std::string bytes;
+  bool readable = true;
+};
+
+// A grant as written, resolved once every provider file has been read (so that naming another
+// provider's service can be told apart from naming an unknown one).
+struct RawRef {
+  std::string value;
+  YAML::Node node;
+  std::string path;
+};
+struct RawGrant {
+  std::string file;
+  std::string path;
+  YAML::Node node;
+  std::string provider_id;
+  std::optional<RawRef> client;
+  std::vector<RawRef> services;
+  std::vector<RawRef> purposes;
+  bool purposes_listed = false;  // key present, even if every entry was bad
+  std::string purposes_path;
+  std::optional<std::string> legal_basis;
+};
+
+struct LoadState {
+  PolicyBundle* out = nullptr;
+  std::vector<ConfigError>* errors = nullptr;
+  std::map<std::string, std::string, std::less<>> provider_files;  // provider id -> file
+  std::map<std::string, std::string, std::less<>> service_files;   // service id -> file
+  std::map<std::string, std::string, std::less<>> service_owner;   // service id -> provider id
+  std::vector<RawGrant> grants;
+};
+
+std::optional<std::string> readFile(const fs::path& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    error = fs::exists(path, ec) ? "cannot be read" : "file is missing";
+    return std::nullopt;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    error = "read failed";
+    return std::nullopt;
+  }
+  return std::move(buf).str();
+}
+
+// parseSystemId() only says yes or no; operators need to know which part is wrong, above all a
+// BIN whose check digit fails (a typo that otherwise looks fine).
+std::string systemIdProblem(std::string_view id) {
+  std::string msg = "'" + std::string(id) + "' is not a valid system id; expected " +
+                    "CC/CLASS/MEMBER/SYSTEM, e.g. KZ/GOV/240140000011/population-register";
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t slash = id.find('/', start);
+    parts.push_back(id.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  if (parts.size() == 4 && parts[0] == "KZ" && parts[2].size() == 12 &&
+      std::all_of(parts[2].begin(), parts[2].end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+      !common::isValidIinBin(parts[2])) {
+    msg += " (MEMBER " + std::string(parts[2]) + " fails the BIN check digit)";
+  }
+  return msg;
+}
+
+std::optional<std::string> readSystemId(Diagnostics& diag, const YAML::Node& node,
+                                        std::string_view path) {
+  auto id = readString(diag, node, path);
+  if (!id) return std::nullopt;
+  if (!common::parseSystemId(*id)) {
+    diag.error(path, node, systemIdProblem(*id));
+    return std::nullopt;
+  }
+  return id;
+}
+
+// Lists of plain strings; each entry is handed to `each` with its path. Duplicates are reported.
+template <typename Each>
+void readStringList(Diagnostics& diag, const YAML::Node& node, std::string_view path, Each each) {
+  if (!expectSequence(diag, node, path)) return;
+  std::set<std::string, std::less<>> seen;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string item_path = indexPath(path, i);
+    auto value = readString(diag, item, item_path);
+    if (!value) continue;
+    if (!seen.insert(*value).second) {
+      diag.error(item_path, item, "'" + *value + "' is listed more than once");
+      continue;
+    }
+    each(*value, item, item_path);
+  }
+}
+
+bool isValidDataCategory(std::string_view s) {
+  if (s.empty() || s.size() > 64 || s.front() < 'a' || s.front() > 'z') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+void loadSystems(const BundleFile& file, LoadState& st) {
+  Diagnostics diag(file.name, *st.errors);
+  auto root = parseDocument(diag, file.bytes);
+  if (!root) return;
+  MapReader map(diag, *root, "", {"systems"});
+  auto list = map.required("systems");
+  if (!list || !expectSequence(diag, *list, "systems")) return;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const YAML::Node item = (*list)[i];
+    const std::string path = indexPath("systems", i);
+    MapReader sys(diag, item, path, {"id", "zone", "name"});
+    if (!sys.isMap()) continue;
+    System system;
+    std::optional<std::string> id;
+    if (auto v = sys.required("id")) id = readSystemId(diag, *v, sys.pathOf("id"));
+    if (auto v = sys.required("zone")) {
+      if (auto text = readString(diag, *v, sys.pathOf("zone"))) {
+        if (auto zone = parseZone(*text)) {
+          system.zone = *zone;
+        } else {
+          diag.error(sys.pathOf("zone"), *v,
+                     "unknown zone '" + *text + "'; expected state, external or international");
+        }
+      }
+    }
+    if (auto v = sys.required("name")) {
+      if (auto name = readLocalizedText(diag, *v, sys.pathOf("name"))) system.name = *name;
+    }
+    if (!id) continue;
+    system.id = *id;
+    // Registered even if another field was bad, so references to it do not cascade into
+    // "unknown system" errors; the bundle is rejected anyway.
+    if (!st.out->systems.emplace(*id, std::move(system)).second) {
+      diag.error(sys.pathOf("id"), item, "system '" + *id + "' is declared more than once");
+    }
+  }
+}
+
+void loadPurposes(const BundleFile& file, LoadState& st) {
+  Diagnostics diag(file.name, *st.errors);
+  auto root = parseDocument(diag, file.bytes);
+  if (!root) return;
+  MapReader map(diag, *root, "", {"purposes"});
+  auto list = map.required("purposes");
+  if (!list || !expectSequence(diag, *list, "purposes")) return;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const YAML::Node item = (*list)[i];
+    const std::string path = indexPath("purposes", i);
+    MapReader pur(diag, item, path, {"code", "text"});
+    if (!pur.isMap()) continue;
+    Purpose purpose;
+    std::optional<std::string> code;
+    if (auto v = pur.required("code")) {
+      code = readString(diag, *v, pur.pathOf("code"));
+      if (code && !common::isValidPurposeCode(*code)) {
+        diag.error(pur.pathOf("code"), *v,
+                   "'" + *code + "' is not a valid purpose code; expected [A-Z][A-Z0-9_]{1,47}");
+        code.reset();
+      }
+    }
+    if (auto v = pur.required("text")) {
+      if (auto text = readLocalizedText(diag, *v, pur.pathOf("text"))) purpose.text = *text;
+    }
+    if (!code) continue;
+    purpose.code = *code;
+    if (!st.out->purposes.emplace(*code, std::move(purpose)).second) {
+      diag.error(pur.pathOf("code"), item, "purpose '" + *code + "' is declared more than once");
+    }
+  }
+}
+
+void loadService(Diagnostics& diag, const YAML::Node& item, const std::string& path,
+                 const std::string& provider_id, const System* provider, LoadState& st) {
+  MapReader svc(
+      diag, item, path,
+      {"id", "name", "upstream", "exposed_zones", "personal_data", "data_categories", "timeout"});
+  if (!svc.isMap()) return;
+  Service service;
+  service.provider = provider;
+  std::optional<std::string> id;
+  if (auto v = svc.required("id")) {
+    id = readString(diag, *v, svc.pathOf("id"));
+    if (id && !common::isValidServiceId(*id)) {
+      diag.error(svc.pathOf("id"), *v,
+                 "'" + *id + "' is not a valid service id; expected [a-z][a-zA-Z0-9._-]{0,63}");
+      id.reset();
+    }
+  }
+  if (auto v = svc.required("name")) {
+    if (auto name = readLocalizedText(diag, *v, svc.pathOf("name"))) service.name = *name;
+  }
+  if (auto v = svc.required("upstream")) {
+    if (auto url = readString(diag, *v, svc.pathOf("upstream"))) {
+      std::string problem;
+      if (auto upstream = parseUpstreamUrl(*url, problem)) {
+        service.upstream = *upstream;
+      } else {
+        diag.error(svc.pathOf("upstream"), *v, problem);
+      }
+    }
+  }
+  if (auto v = svc.required("exposed_zones")) {
+    readStringList(
+        diag, *v, svc.pathOf("exposed_zones"),
+        [&](const std::string& name, const YAML::Node& node, const std::string& p) {
+          if (auto zone = parseZone(name)) {
+            service.exposed_zones.push_back(*zone);
+          } else if (parseListenerKind(name)) {
+            diag.error(p, node,
+                       "'" + name + "' is a listener, not a zone; a service can be " +
+                           "exposed only to state, external or international");
+          } else {
+            diag.error(p, node,
+                       "unknown zone '" + name + "'; expected state, external or international");
+          }
+        });
+    if (v->IsSequence() && v->size() == 0) {
+      diag.error(svc.pathOf("exposed_zones"), *v,
+                 "list at least one zone; a service exposed nowhere cannot be called");
+    }
+  }
+  if (auto v = svc.required("personal_data")) {
+    if (auto b = readBool(diag, *v, svc.pathOf("personal_data"))) service.personal_data = *b;
+  }
+  if (auto v = svc.optional("data_categories")) {
+    readStringList(diag, *v, svc.pathOf("data_categories"),
+                   [&](const std::string& name, const YAML::Node& node, const std::string& p) {
+                     if (isValidDataCategory(name)) {
+                       service.data_categories.push_back(name);
+                     } else {
+                       diag.error(p, node,
+                                  "'" + name + "' is not a valid data category; expected " +
+                                      "[a-z][a-z0-9_]{0,63}");
+                     }
+                   });
+  }
+  if (auto v = svc.optional("timeout")) {
+    // Zero would mean "the default", which omitting the key already says.
+    if (auto d = readDuration(diag, *v, svc.pathOf("timeout"), Millis{1}, kMaxServiceTimeout)) {
+      service.timeout = *d;
+    }
+  }
+  if (!id) return;
+  service.id = *id;
+  auto [it, inserted] = st.service_files.emplace(*id, diag.file());
+  if (!inserted) {
+    diag.error(svc.pathOf("id"), item,
+               "service '" + *id + "' is already declared in " + it->second +
+                   "; service ids are unique across the bundle");
+    return;
+  }
+  st.service_owner.emplace(*id, provider_id);
+  st.out->services.emplace(*id, std::move(service));
+}
+
+void loadGrant(Diagnostics& diag, const YAML::Node& item, const std::string& path,
+               const std::string& provider_id, LoadState& st) {
+  MapReader map(diag, item, path, {"client", "services", "purposes", "legal_basis"});
+  if (!map.isMap()) return;
+  RawGrant grant;
+  grant.file = diag.file();
+  grant.path = path;
+  grant.node = item;
+  grant.provider_id = provider_id;
+  grant.purposes_path = map.pathOf("purposes");
+  if (auto v = map.required("client")) {
+    if (auto id = readSystemId(diag, *v, map.pathOf("client"))) {
+      grant.client = RawRef{*id, *v, map.pathOf("client")};
+    }
+  }
+  if (auto v = map.required("services")) {
+    readStringList(diag, *v, map.pathOf("services"),
+                   [&](const std::string& id, const YAML::Node& node, const std::string& p) {
+                     grant.services.push_back(RawRef{id, node, p});
+                   });
+    if (v->IsSequence() && v->size() == 0) {
+      diag.error(map.pathOf("services"), *v, "list at least one service");
+    }
+  }
+  if (auto v = map.optional("purposes")) {
+    grant.purposes_listed = v->IsSequence() && v->size() > 0;
+    readStringList(diag, *v, map.pathOf("purposes"),
+                   [&](const std::string& code, const YAML::Node& node, const std::string& p) {
+                     grant.purposes.push_back(RawRef{code, node, p});
+                   });
+  }
+  if (auto v = map.required("legal_basis")) {
+    grant.legal_basis = readText(diag, *v, map.pathOf("legal_basis"));
+  }
+  st.grants.push_back(std::move(grant));
+}
+
+void loadProvider(const BundleFile& file, LoadState& st) {
+  Diagnostics diag(file.name, *st.errors);
+  auto root = parseDocument(diag, file.bytes);
+  if (!root) return;
+  MapReader map(diag, *root, "", {"provider", "services", "grants"});
+  std::string provider_id;
+  const System* provider = nullptr;
+  if (auto v = map.required("provider")) {
+    if (auto id = readSystemId(diag, *v, "provider")) {
+      provider_id = *id;
+      provider = st.out->findSystem(*id);
+      if (!provider) {
+        diag.error("provider", *v,
+                   "provider '" + *id + "' is not a registered system; add it to systems.yaml");
+      }
+      auto [it, inserted] = st.provider_files.emplace(*id, file.name);
+      if (!inserted) {
+        diag.error("provider", *v,
+                   "provider '" + *id + "' already has a policy file, " + it->second +
+                       "; keep one file per provider");
+      }
+    }
+  }
+  if (auto v = map.optional("services"); v && expectSequence(diag, *v, "services")) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      loadService(diag, (*v)[i], indexPath("services", i), provider_id, provider, st);
+    }
+  }
+  if (auto v = map.optional("grants"); v && expectSequence(diag, *v, "grants")) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      loadGrant(diag, (*v)[i], indexPath("grants", i), provider_id, st);
+    }
+  }
+}
+
+void resolveGrants(LoadState& st) {
+  PolicyBundle& out = *st.out;
+  for (RawGrant& raw : st.grants) {
+    Diagnostics diag(raw.file, *st.errors);
+    const std::size_t errors_before = diag.count();
+    Grant grant;
+    grant.source_file = raw.file;
+    if (raw.client) {
+      grant.client = out.findSystem(raw.client->value);
+      if (!grant.client) {
+        diag.error(raw.client->path, raw.client->node,
+                   "client '" + raw.client->value +
+                       "' is not a registered system; add it to systems.yaml");
+      }
+    }
+    const Service* personal = nullptr;
+    for (const RawRef& ref : raw.services) {
+      const Service* service = out.findService(ref.value);
+      if (!service) {
+        diag.error(ref.path, ref.node, "unknown service '" + ref.value + "'");
+        continue;
+      }
+      auto owner = st.service_owner.find(ref.value);
+      if (owner != st.service_owner.end() && owner->second != raw.provider_id) {
+        diag.error(ref.path, ref.node,
+                   "service '" + ref.value + "' belongs to provider '" + owner->second +
+                       "'; a provider grants access only to its own services (Digital Code " +
+                       "Art. 24 p.3.1, 28)");
+        continue;
+      }
+      if (service->personal_data && !personal) personal = service;
+      grant.services.push_back(service);
+    }
+    for (const RawRef& ref : raw.purposes) {
+      const Purpose* purpose = out.findPurpose(ref.value);
+      if (!purpose) {
+        diag.error(ref.path, ref.node,
+                   "unknown purpose code '" + ref.value + "'; declare it in purposes.yaml");
+        continue;
+      }
+      grant.purposes.push_back(purpose);
+    }
+    if (personal && !raw.purposes_listed) {
+      diag.error(raw.purposes_path, raw.node,
+                 "service '" + personal->id + "' returns personal data: the grant must list at " +
+                     "least one purpose (Digital Code Art. 37 p.3, 64 p.4)");
+    }
+    if (raw.legal_basis) grant.legal_basis = *raw.legal_basis;
+    if (diag.count() == errors_before && grant.client && raw.legal_basis) {
+      out.grants.push_back(std::move(grant));
+    }
+  }
+  // Built only now: grant_index points into `grants`, which must no longer grow.
+  for (const Grant& grant : out.grants) {
+    for (const Service* service : grant.services) {
+      out.grant_index[{grant.client->id, service->id}].push_back(&grant);
+    }
+  }
+}
+
+// Provider files in name order; anything else in providers/ is an error, because a misnamed file
+// (".yml", "tax.yaml.bak") would silently drop a provider's policy.
+std::vector<std::string> listProviderFiles(const fs::path& dir, Diagnostics& diag) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    diag.error("", "directory is missing; it holds one <provider>.yaml per provider system");
+    return names;
+  }
+  fs::directory_iterator it(dir, ec), end;
+  if (ec) {
+    diag.error("", "cannot be listed: " + ec.message());
+    return names;
+  }
+  for (; it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.front() == '.') continue;  // editor swap files, .gitkeep
+    const std::string rel = std::string(kProvidersDir) + "/" + name;
+    if (!it->is_regular_file(ec)) {
+      diag.error("", "unexpected entry '" + rel + "'; providers/ holds only <provider>.yaml files");
+      continue;
+    }
+    if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".yaml") != 0) {
+      diag.error("", "unexpected file '" + rel + "'; provider files must end in .yaml");
+      continue;
+    }
+    names.push_back(rel);
+  }
+  if (ec) diag.error("", "cannot be listed: " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+void loadPolicyBundle(const fs::path& dir, std::vector<ConfigError>& errors, PolicyBundle& out,
+                      std::string& digest) {
+  LoadState st;
+  st.out = &out;
+  st.errors = &errors;
+
+  std::vector<std::string> names = {kSystemsFile, kPurposesFile};
+  {
+    Diagnostics diag(std::string(kProvidersDir) + "/", errors);
+    auto providers = listProviderFiles(dir / kProvidersDir, diag);
+    names.insert(names.end(), providers.begin(), providers.end());
+  }
+
+  // Each file is read once: the digest covers exactly the bytes that were validated.
+  std::vector<BundleFile> files;
+  bool all_read = true;
+  for (const std::string& name : names) {
+    std::string problem;
+    auto bytes = readFile(dir / name, problem);
+    if (bytes && bytes->find('\0') != std::string::npos) {
+      problem = "contains a NUL byte; policy files are UTF-8 YAML text";
+      bytes.reset();
+    }
+    if (!bytes) {
+      errors.push_back(ConfigError{name, problem + " (" + (dir / name).string() + ")"});
+      all_read = false;
+      files.push_back(BundleFile{name, std::string(), false});
+      continue;
+    }
+    files.push_back(BundleFile{name, std::move(*bytes)});
+  }
+
+  // Systems and purposes first: provider files refer to both.
+  if (files[0].readable) loadSystems(files[0], st);
+  if (files[1].readable) loadPurposes(files[1], st);
+  for (std::size_t i = 2; i < files.size(); ++i) {
+    if (files[i].readable) loadProvider(files[i], st);
+  }
+  resolveGrants(st);
+
+  digest.clear();
+  if (!all_read) return;
+  std::sort(files.begin(), files.end(),
+            [](const BundleFile& a, const BundleFile& b) { return a.name < b.name; });
+  std::string material;
+  for (const BundleFile& file : files) {
+    material += file.name;
+    material += '\0';
+    material += file.bytes;
+  }
+  digest = sha256Hex(material);
+}
+
+}  // namespace qaqpa::config::detail

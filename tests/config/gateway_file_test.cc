@@ -1,0 +1,305 @@
+// The gateway file (qaqpa.yaml): defaults, each validation rule, path resolution, durations.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "gateway/config/config.h"
+#include "tests/config/config_fixture.h"
+
+namespace qaqpa::config {
+namespace {
+
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using testing_support::ConfigTest;
+using testing_support::HasError;
+using testing_support::kGatewayYaml;
+
+TEST(ParseDuration, AcceptsTheThreeUnits) {
+  EXPECT_EQ(parseDuration("250ms"), Millis{250});
+  EXPECT_EQ(parseDuration("10s"), Millis{10'000});
+  EXPECT_EQ(parseDuration("2m"), Millis{120'000});
+  EXPECT_EQ(parseDuration("0ms"), Millis{0});
+  EXPECT_EQ(parseDuration("0s"), Millis{0});
+  EXPECT_EQ(parseDuration("007s"), Millis{7'000});
+}
+
+TEST(ParseDuration, RejectsJunk) {
+  for (const char* bad :
+       {"",   "s",  "ms", "10",  "-1s",  "+1s",   "1.5s", " 1s",   "1s ",   "1 s",
+        "1S", "1h", "1d", "1us", "1sec", "10ms5", "1m1s", "0x10s", "1e3ms", "∞s"}) {
+    EXPECT_EQ(parseDuration(bad), std::nullopt) << "'" << bad << "'";
+  }
+}
+
+TEST(ParseDuration, RejectsOverflow) {
+  EXPECT_EQ(parseDuration("999999999999999999m"), std::nullopt);
+  EXPECT_EQ(parseDuration("1234567890123456789ms"), std::nullopt);  // 19 digits
+  EXPECT_EQ(parseDuration("153722867280912m"), Millis{153722867280912LL * 60'000});
+  EXPECT_EQ(parseDuration("153722867280913m"), std::nullopt);  // one past INT64_MAX ms
+}
+
+TEST(Names, RoundTrip) {
+  for (Zone z : {Zone::State, Zone::External, Zone::International}) {
+    EXPECT_EQ(parseZone(zoneName(z)), z);
+  }
+  for (int i = 0; i < kListenerKindCount; ++i) {
+    auto k = static_cast<ListenerKind>(i);
+    EXPECT_EQ(parseListenerKind(listenerName(k)), k);
+  }
+  EXPECT_EQ(zoneOf(ListenerKind::External), Zone::External);
+  EXPECT_EQ(zoneOf(ListenerKind::Space), std::nullopt);
+  EXPECT_EQ(zoneOf(ListenerKind::Admin), std::nullopt);
+  EXPECT_EQ(parseZone("space"), std::nullopt);
+  EXPECT_EQ(parseZone("State"), std::nullopt);
+}
+
+TEST_F(ConfigTest, MinimalFileGetsTheDefaults) {
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  ASSERT_NE(r.snapshot, nullptr);
+  const GatewayConfig& g = r.snapshot->gateway;
+  const GatewayConfig defaults;
+  EXPECT_EQ(g.node_id, "test-node-1");
+  EXPECT_EQ(g.workers, 0u);
+  EXPECT_EQ(g.log_level, "info");
+  EXPECT_FALSE(g.demo_trust_client_header);
+  EXPECT_EQ(g.drain_timeout, defaults.drain_timeout);
+  EXPECT_EQ(g.limits.max_header_bytes, 16u * 1024);
+  EXPECT_EQ(g.limits.max_body_bytes, 8u * 1024 * 1024);
+  EXPECT_EQ(g.limits.request_read_timeout, defaults.limits.request_read_timeout);
+  EXPECT_EQ(g.limits.idle_timeout, defaults.limits.idle_timeout);
+  EXPECT_EQ(g.upstream.connect_timeout, defaults.upstream.connect_timeout);
+  EXPECT_EQ(g.upstream.max_idle_per_host, defaults.upstream.max_idle_per_host);
+  EXPECT_EQ(g.ports_file, "");
+  EXPECT_EQ(g.policy_dir, dir_.lexically_normal().string());
+  EXPECT_EQ(r.snapshot->source_path, (dir_ / "qaqpa.yaml").lexically_normal().string());
+  ASSERT_THAT(g.listeners, SizeIs(2));
+  EXPECT_EQ(g.listeners[0].kind, ListenerKind::State);
+  EXPECT_EQ(g.listeners[1].kind, ListenerKind::Admin);
+  EXPECT_EQ(g.listeners[0].address, "127.0.0.1");
+}
+
+TEST_F(ConfigTest, EveryKeyIsRead) {
+  write("bundle/systems.yaml", testing_support::kSystemsYaml);
+  write("bundle/purposes.yaml", testing_support::kPurposesYaml);
+  write("bundle/providers/population-register.yaml", testing_support::kPopulationYaml);
+  write("qaqpa.yaml", R"(node_id: kz.node_1-a
+workers: 4
+log_level: debug
+demo_trust_client_header: true
+policy_dir: ./bundle/
+ports_file: run/ports.json
+drain_timeout: 0s
+listeners:
+  admin: {address: "::1", port: 9090}
+  space: {port: 8083}
+  international: {address: 10.0.0.2, port: 8080}
+  external: {address: 10.0.0.1, port: 8080}
+  state: {address: 127.0.0.1, port: 8080}
+limits: {max_header_bytes: 1024, max_body_bytes: 1, request_read_timeout: 250ms,
+         idle_timeout: 2m, write_timeout: 1s, max_connections: 5, max_requests_per_connection: 1}
+upstream: {connect_timeout: 100ms, default_timeout: 3s, max_idle_per_host: 0,
+           max_response_body_bytes: 1048576, idle_keepalive: 1m}
+)");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const GatewayConfig& g = r.snapshot->gateway;
+  EXPECT_EQ(g.node_id, "kz.node_1-a");
+  EXPECT_EQ(g.workers, 4u);
+  EXPECT_EQ(g.log_level, "debug");
+  EXPECT_TRUE(g.demo_trust_client_header);
+  EXPECT_EQ(g.policy_dir, (dir_ / "bundle").lexically_normal().string());
+  EXPECT_EQ(g.ports_file, (dir_ / "run/ports.json").lexically_normal().string());
+  EXPECT_EQ(g.drain_timeout, Millis{0});
+  ASSERT_THAT(g.listeners, SizeIs(5));
+  EXPECT_EQ(g.listeners[0].kind, ListenerKind::State);
+  EXPECT_EQ(g.listeners[3].kind, ListenerKind::Space);
+  EXPECT_EQ(g.listeners[3].address, "127.0.0.1");
+  EXPECT_EQ(g.listeners[3].port, 8083);
+  EXPECT_EQ(g.listeners[4].address, "::1");
+  EXPECT_EQ(g.limits.max_header_bytes, 1024u);
+  EXPECT_EQ(g.limits.max_body_bytes, 1u);
+  EXPECT_EQ(g.limits.request_read_timeout, Millis{250});
+  EXPECT_EQ(g.limits.idle_timeout, Millis{120'000});
+  EXPECT_EQ(g.limits.write_timeout, Millis{1'000});
+  EXPECT_EQ(g.limits.max_connections, 5u);
+  EXPECT_EQ(g.limits.max_requests_per_connection, 1u);
+  EXPECT_EQ(g.upstream.connect_timeout, Millis{100});
+  EXPECT_EQ(g.upstream.default_timeout, Millis{3'000});
+  EXPECT_EQ(g.upstream.max_idle_per_host, 0u);
+  EXPECT_EQ(g.upstream.max_response_body_bytes, 1048576u);
+  EXPECT_EQ(g.upstream.idle_keepalive, Millis{60'000});
+}
+
+TEST_F(ConfigTest, PolicyDirResolvesAgainstTheGatewayFilesDirectory) {
+  std::filesystem::create_directories(dir_ / "etc");
+  write("etc/qaqpa.yaml", std::string(kGatewayYaml) + "policy_dir: ..\n");
+  auto r = loadSnapshotBlocking((dir_ / "etc" / "qaqpa.yaml").string());
+  ASSERT_THAT(r.errors, IsEmpty());
+  EXPECT_EQ(r.snapshot->gateway.policy_dir, dir_.lexically_normal().string());
+  EXPECT_TRUE(std::filesystem::path(r.snapshot->gateway.policy_dir).is_absolute());
+}
+
+TEST_F(ConfigTest, MissingPolicyDirIsAnError) {
+  gatewayWith("policy_dir: nowhere\n");
+  auto r = load();
+  EXPECT_EQ(r.snapshot, nullptr);
+  EXPECT_THAT(r.errors, HasError(gw("policy_dir"), "does not exist"));
+}
+
+TEST_F(ConfigTest, MissingGatewayFile) {
+  auto r = loadSnapshotBlocking((dir_ / "absent.yaml").string());
+  EXPECT_EQ(r.snapshot, nullptr);
+  EXPECT_THAT(r.errors, HasError((dir_ / "absent.yaml").string(), "missing"));
+}
+
+TEST_F(ConfigTest, NodeIdIsRequiredAndValidated) {
+  write("qaqpa.yaml", "listeners: {state: {port: 0}, admin: {port: 0}}\n");
+  EXPECT_THAT(load().errors, HasError(gw("node_id"), "required key 'node_id' is missing"));
+  for (const char* bad : {"Node", "-x", "a b", "\"\"", "a/b"}) {
+    write("qaqpa.yaml",
+          std::string("node_id: ") + bad + "\nlisteners: {state: {port: 0}, admin: {port: 0}}\n");
+    EXPECT_THAT(load().errors, HasError(gw("node_id"), "not a valid node id")) << bad;
+  }
+  write("qaqpa.yaml",
+        "node_id: " + std::string(64, 'a') + "\nlisteners: {state: {port: 0}, admin: {port: 0}}\n");
+  EXPECT_THAT(load().errors, HasError(gw("node_id"), "not a valid node id"));
+}
+
+TEST_F(ConfigTest, UnknownKeysAreErrorsWithTheirPath) {
+  gatewayWith("worker: 2\nlimits: {max_body_byte: 10}\n");
+  auto r = load();
+  EXPECT_EQ(r.snapshot, nullptr);
+  EXPECT_THAT(r.errors, HasError(gw("worker"), "unknown key 'worker'"));
+  EXPECT_THAT(r.errors, HasError(gw("limits.max_body_byte"), "allowed here: max_header_bytes"));
+}
+
+TEST_F(ConfigTest, DuplicateKeysAreErrors) {
+  gatewayWith("workers: 2\nworkers: 3\n");
+  EXPECT_THAT(load().errors, HasError(gw("workers"), "appears more than once"));
+}
+
+TEST_F(ConfigTest, WrongYamlTypesAreErrors) {
+  gatewayWith(
+      "workers: \"4\"\nlog_level: [info]\ndemo_trust_client_header: yes\n"
+      "limits: 5\nupstream: {max_idle_per_host: 1.5}\n");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("workers"), "quoted string"));
+  EXPECT_THAT(r.errors, HasError(gw("log_level"), "expected a string, got a list"));
+  EXPECT_THAT(r.errors, HasError(gw("demo_trust_client_header"), "expected true or false"));
+  EXPECT_THAT(r.errors, HasError(gw("limits"), "expected a mapping"));
+  EXPECT_THAT(r.errors, HasError(gw("upstream.max_idle_per_host"), "expected an integer"));
+}
+
+TEST_F(ConfigTest, NullValuesAreErrors) {
+  gatewayWith("ports_file:\n");
+  EXPECT_THAT(load().errors, HasError(gw("ports_file"), "expected a string, got nothing"));
+}
+
+TEST_F(ConfigTest, LogLevelIsOneOfFour) {
+  gatewayWith("log_level: verbose\n");
+  EXPECT_THAT(load().errors, HasError(gw("log_level"), "unknown log level 'verbose'"));
+}
+
+TEST_F(ConfigTest, WorkersRange) {
+  gatewayWith("workers: 100000\n");
+  EXPECT_THAT(load().errors, HasError(gw("workers"), "out of range"));
+  gatewayWith("workers: -1\n");
+  EXPECT_THAT(load().errors, HasError(gw("workers"), "expected an integer"));
+}
+
+TEST_F(ConfigTest, DurationsAreValidated) {
+  gatewayWith(
+      "drain_timeout: -1s\nlimits: {idle_timeout: 0s, write_timeout: 10}\n"
+      "upstream: {connect_timeout: 2h, default_timeout: 2d}\n");
+  auto r = load();
+  EXPECT_THAT(r.errors, SizeIs(5));
+  EXPECT_THAT(r.errors, HasError(gw("drain_timeout"), "expected a duration like 250ms"));
+  EXPECT_THAT(r.errors, HasError(gw("limits.idle_timeout"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("limits.write_timeout"), "got '10'"));
+  EXPECT_THAT(r.errors, HasError(gw("upstream.connect_timeout"), "expected a duration"));
+  EXPECT_THAT(r.errors, HasError(gw("upstream.default_timeout"), "expected a duration"));
+  gatewayWith("limits: {request_read_timeout: 1441m}\n");  // over a day
+  EXPECT_THAT(load().errors, HasError(gw("limits.request_read_timeout"), "out of range"));
+}
+
+TEST_F(ConfigTest, SizesHaveSaneRanges) {
+  gatewayWith(
+      "limits: {max_header_bytes: 1023, max_body_bytes: 0, max_connections: 0}\n"
+      "upstream: {max_response_body_bytes: 0}\n");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("limits.max_header_bytes"), "expected 1024..1048576"));
+  EXPECT_THAT(r.errors, HasError(gw("limits.max_body_bytes"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("limits.max_connections"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("upstream.max_response_body_bytes"), "out of range"));
+  gatewayWith("limits: {max_header_bytes: 1048577, max_body_bytes: 1073741825}\n");
+  r = load();
+  EXPECT_THAT(r.errors, HasError(gw("limits.max_header_bytes"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("limits.max_body_bytes"), "expected 1..1073741824"));
+}
+
+TEST_F(ConfigTest, ListenersNeedAZoneAndAdmin) {
+  write("qaqpa.yaml", "node_id: n\nlisteners: {space: {port: 0}}\n");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("listeners"), "at least one zone listener"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.admin"), "admin listener is required"));
+  write("qaqpa.yaml", "node_id: n\n");
+  EXPECT_THAT(load().errors, HasError(gw("listeners"), "required key 'listeners' is missing"));
+}
+
+TEST_F(ConfigTest, ListenerKindsAndValuesAreValidated) {
+  write("qaqpa.yaml", R"(node_id: n
+listeners:
+  public: {port: 1}
+  state: {address: localhost, port: 8080}
+  external: {port: 70000, tls: true}
+  admin: {address: 127.0.0.1}
+)");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("listeners.public"), "unknown key 'public'"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.state.address"), "address literal"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.external.port"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.external.tls"), "unknown key 'tls'"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.admin.port"), "required key 'port'"));
+}
+
+TEST_F(ConfigTest, DuplicateListenerAddressesAreErrors) {
+  write("qaqpa.yaml", R"(node_id: n
+listeners:
+  state: {address: 127.0.0.1, port: 8080}
+  external: {address: 127.0.0.1, port: 8080}
+  admin: {address: 0.0.0.0, port: 8080}
+  space: {address: 127.0.0.2, port: 8083}
+)");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("listeners.external"), "overlaps listener 'state'"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.admin"), "overlaps listener 'state'"));
+  EXPECT_THAT(r.errors, SizeIs(2));
+}
+
+TEST_F(ConfigTest, EphemeralPortsMayRepeat) {
+  write("qaqpa.yaml",
+        "node_id: n\nlisteners: {state: {port: 0}, external: {port: 0}, admin: {port: 0}}\n");
+  EXPECT_THAT(load().errors, IsEmpty());
+}
+
+TEST_F(ConfigTest, YamlSyntaxErrorsNameFileLineAndColumn) {
+  write("qaqpa.yaml", "node_id: n\nlisteners: {state: {port: 0}\nworkers: 1\n");
+  auto r = load();
+  ASSERT_THAT(r.errors, SizeIs(1));
+  EXPECT_THAT(r.errors[0].where, ::testing::StartsWith(gatewayPath() + ":"));
+  EXPECT_THAT(r.errors[0].where, ::testing::MatchesRegex(".*:[0-9]+:[0-9]+"));
+  EXPECT_THAT(r.errors[0].message, ::testing::HasSubstr("YAML syntax error"));
+}
+
+TEST_F(ConfigTest, EmptyAndNonMappingFilesAreErrors) {
+  write("qaqpa.yaml", "");
+  EXPECT_THAT(load().errors, HasError(gatewayPath(), "file is empty"));
+  write("qaqpa.yaml", "- a\n- b\n");
+  EXPECT_THAT(load().errors, HasError(gatewayPath(), "expected a mapping at the top level"));
+  write("qaqpa.yaml", std::string(kGatewayYaml) + "---\nnode_id: other\n");
+  EXPECT_THAT(load().errors, HasError(gatewayPath(), "2 YAML documents"));
+}
+
+}  // namespace
+}  // namespace qaqpa::config
