@@ -6,6 +6,7 @@ import signal
 import threading
 import time
 import unittest
+from contextlib import closing
 
 import harness
 from harness import CITIZENS, TAX
@@ -38,7 +39,7 @@ class DrainTest(unittest.TestCase):
 
             t = threading.Thread(target=call)
             t.start()
-            with dep.slow.connection() as conn:
+            with closing(dep.slow.connection()) as conn:
                 harness._wait_for(lambda: dep.slow.stats(conn)["in_flight"] >= 1, 10,
                                   "request in flight at the provider")
             signaled = time.monotonic()
@@ -51,7 +52,8 @@ class DrainTest(unittest.TestCase):
             rc = dep.gateway.wait(DRAIN_TIMEOUT_S + 5)
             self.assertIsNotNone(rc, "the gateway did not exit after the drain")
             self.assertEqual(rc, 0)
-            self.assertLess(time.monotonic() - signaled, DRAIN_TIMEOUT_S + 1)
+            # It leaves as soon as nothing is in flight, not at the drain deadline.
+            self.assertLess(time.monotonic() - signaled, DRAIN_TIMEOUT_S - 3)
         except BaseException:
             dep.failed = True
             raise

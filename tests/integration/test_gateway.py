@@ -7,6 +7,7 @@ body limit) is shared by every class of this module.
 
 import json
 import threading
+from contextlib import closing
 import unittest
 import uuid
 
@@ -81,6 +82,15 @@ class ForwardingTest(Base):
         self.assertEqual(body["type"], "urn:qaqpa-demo:not-found", r)
         self.assertIn(iin, body["detail"])
         self.assertTrue(r.header("Qaqpa-Message-Id"), r)
+        self.assertEqual(r.header("Qaqpa-Status"), "OK", "the provider's 4xx is its answer")
+
+    def test_provider_5xx_is_provider_error(self):
+        r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "TAX_ADMINISTRATION",
+                          path="_demo/status/500")
+        body = self.assertProblem(r, 502, "PROVIDER_ERROR")
+        self.assertNotIn("urn:qaqpa-demo", r.body.decode("utf-8", "replace"),
+                         "the provider's body is not shown")
+        self.assertNotIn("demo-internal", body["detail"])
 
     def test_path_and_query_are_forwarded(self):
         r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "TAX_ADMINISTRATION",
@@ -171,7 +181,7 @@ class AccessDecisionTest(Base):
 
     def test_denied_call_does_not_reach_provider(self):
         population = self.dep.providers["population"]
-        with population.connection() as conn:
+        with closing(population.connection()) as conn:
             before = population.stats(conn)["requests"]
             r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "SOCIAL_BENEFITS")
             self.assertEqual(r.status, 403, r)
@@ -222,7 +232,8 @@ class HttpLimitsTest(Base):
                           listener="external", method="POST", path="echo",
                           body=b"x" * (MAX_BODY_BYTES + 1000),
                           headers={"Content-Type": "application/octet-stream"})
-        self.assertProblem(r, 413, "VALIDATION_FAILED")
+        body = self.assertProblem(r, 413, "VALIDATION_FAILED", message_id=False)
+        self.assertEqual(body.get("reason"), "BODY_TOO_LARGE", body)
 
     def test_declared_length_over_limit_is_rejected_before_the_body(self):
         req = (b"POST /v1/services/legalEntity.byBin/echo HTTP/1.1\r\n"
@@ -242,7 +253,8 @@ class HttpLimitsTest(Base):
     def test_header_section_over_limit_is_431(self):
         r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "TAX_ADMINISTRATION",
                           headers={"X-Big": "h" * (20 * 1024)})
-        self.assertProblem(r, 431, "VALIDATION_FAILED")
+        body = self.assertProblem(r, 431, "VALIDATION_FAILED", message_id=False)
+        self.assertEqual(body.get("reason"), "HEADER_TOO_LARGE", body)
 
     def test_malformed_request_line_is_400_and_closed(self):
         data, closed = harness.raw_exchange(self.dep.port("state"),
@@ -279,7 +291,7 @@ class KeepAliveTest(Base):
 
     def test_provider_connections_are_reused(self):
         population = self.dep.providers["population"]
-        with population.connection() as stats_conn:
+        with closing(population.connection()) as stats_conn:
             before = population.stats(stats_conn)
             client = self.dep.connection("state")
             try:

@@ -15,6 +15,7 @@
 //   GET /_demo/echo-headers   {"method", "target", "headers": {lower-case name: value}} as
 //                             received (repeated fields joined with ", "): lets tests check what
 //                             the gateway forwards.
+//   GET /_demo/status/{code}  a problem with that status (200..599): provider failures on demand.
 // --delay-ms delays every answer except /_demo/* with a timer (a slow provider); port 0 binds an
 // ephemeral port, written as decimal to --port-file (tmp + rename) once listening. SIGTERM/SIGINT:
 // stop accepting, close idle connections, let in-flight answers finish (at most 5 s), exit 0.
@@ -281,6 +282,7 @@ class Server {
                                             });
     }
     if (path == "/_demo/echo-headers") return echoHeaders(req);
+    if (path.starts_with("/_demo/status/")) return statusAnswer(path.substr(14));
     if (path == "/echo") {
       if (req.method() != http::verb::post) return methodNotAllowed("POST");
       Response res{http::status::ok, req.version()};
@@ -339,6 +341,18 @@ class Server {
                                                       {"target", req.target()},
                                                       {"headers", std::move(headers)},
                                                       {"bodyBytes", req.body().size()}});
+  }
+
+  // A problem with the requested status (e.g. 500, 503): lets tests see how the gateway maps
+  // provider failures. The detail names something internal the gateway must not pass on.
+  Response statusAnswer(std::string_view code_text) {
+    unsigned code = 0;
+    if (!parseNumber(code_text, code) || code < 200 || code > 599) {
+      return problem(http::status::bad_request, "urn:qaqpa-demo:bad-request", "Bad request",
+                     "status must be 200..599");
+    }
+    return problem(static_cast<http::status>(code), "urn:qaqpa-demo:requested-status",
+                   "Requested status", "demo-internal: db01.provider.local refused");
   }
 
   Response methodNotAllowed(const char* allow) {
