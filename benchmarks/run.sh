@@ -183,6 +183,13 @@ start_nginx() {  # start_nginx NAME TEMPLATE CPU PORT [KEY=VALUE...]; sets NGINX
   PIDS+=("$NGINX_PID")
 }
 
+# The gateway is copied into the temp dir: a relink by a concurrent build must not swap the
+# binary under a running benchmark.
+QAQPA_SRC_BIN="$QAQPA_BIN"
+if [ -x "$QAQPA_BIN" ]; then
+  cp "$QAQPA_BIN" "$WORK/qaqpa" && QAQPA_BIN="$WORK/qaqpa"
+fi
+
 # ---------------------------------------------------------------- contenders
 declare -A CPORT CPID CDESC
 ORDER=()     # reference contenders (N, D) in the order of one repetition
@@ -222,11 +229,12 @@ add_Q() {  # add_Q LEVEL
     SKIPPED+=("$name: unknown level (known: ${LEVEL_ORDER[*]})"); loud "$name: unknown level"; return
   fi
   if [ ! -x "$QAQPA_BIN" ]; then
-    SKIPPED+=("$name: gateway binary $QAQPA_BIN not found (build it with ./qaqpa.sh build)")
-    say "SKIP $name: $QAQPA_BIN is missing; build it with ./qaqpa.sh build"
+    SKIPPED+=("$name: gateway binary $QAQPA_SRC_BIN not found (build it with ./qaqpa.sh build)")
+    say "SKIP $name: $QAQPA_SRC_BIN is missing; build it with ./qaqpa.sh build"
     return
   fi
   local dir="$WORK/$name"
+  rm -rf "$dir"
   mkdir -p "$dir/bundle"
   local vars=(PROVIDER_ID="$PROVIDER_ID" CLIENT_ID="$CLIENT_ID"
               UPSTREAM_URL="http://127.0.0.1:$UPSTREAM_PORT" NODE_ID="bench-$(echo "$level" | tr 'A-Z' 'a-z')")
@@ -303,6 +311,36 @@ profile_q() {
   command -v callgrind_annotate >/dev/null || die "callgrind_annotate missing (valgrind package)"
   [ -x "$QAQPA_BIN" ] || die "$QAQPA_BIN is missing; build it with ./qaqpa.sh build"
   start_upstream
+  mkdir -p "$BENCH/out"
+  local perf_args=()
+  # 1) Sampled CPU time at full speed under wrk, kernel included. Hardware counters are not
+  #    exposed on this VM, but the cpu-clock software event is.
+  if command -v perf >/dev/null && perf record -q -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
+    add_Q L0
+    [ -n "${CPORT[Q_L0]:-}" ] || die "Q_L0 did not start"
+    local qpid="${CPID[Q_L0]}" secs=10
+    say "profile: perf record -e cpu-clock on Q_L0 (pid $qpid) under wrk c=64 for ${secs}s"
+    run_wrk "$WORK/perf-warmup.json" "${CPORT[Q_L0]}" 64 2 || die "warm-up failed"
+    BENCH_WRK_OUT="$WORK/perf-wrk.json" BENCH_PATH="$REQ_PATH" BENCH_CLIENT_ID="$CLIENT_ID" \
+      timeout $(( secs + 30 )) $(wrk_cmd "${CPORT[Q_L0]}" 64 $(( secs + 2 ))) >"$WORK/perf-wrk.txt" 2>&1 &
+    CURRENT_WRK=$!
+    sleep 1
+    timeout $(( secs + 20 )) perf record -q -e cpu-clock -F 1999 -p "$qpid" -o "$WORK/perf.data" -- sleep "$secs" \
+      >"$WORK/perf-record.log" 2>&1 || true
+    wait "$CURRENT_WRK" || true
+    CURRENT_WRK=""
+    kill -TERM "$qpid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
+    perf report -i "$WORK/perf.data" --stdio --no-children --sort dso --percent-limit 0.5 \
+      >"$BENCH/out/perf-dso.txt" 2>/dev/null || true
+    perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,sym --percent-limit 0.3 \
+      >"$BENCH/out/perf-sym.txt" 2>/dev/null || true
+    perf_args=(--perf-dso "$BENCH/out/perf-dso.txt" --perf-sym "$BENCH/out/perf-sym.txt"
+               --perf-wrk "$WORK/perf-wrk.json" --perf-seconds "$secs")
+  else
+    say "perf cpu-clock sampling unavailable: callgrind only"
+  fi
+  # 2) Instruction counts per function (user space only) under callgrind.
   local save_bin="$QAQPA_BIN"
   # Under callgrind the gateway is ~50x slower: a fixed request count instead of a duration.
   local dir="$WORK/profile"; mkdir -p "$dir"
@@ -315,9 +353,10 @@ exec valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" --dump-
 EOF
   chmod +x "$QAQPA_BIN"
   STARTUP_TICKS=600
+  CPORT[Q_L0]=""
   add_Q L0
   [ -n "${CPORT[Q_L0]:-}" ] || die "Q_L0 did not start under callgrind"
-  local port="${CPORT[Q_L0]}" conns=16
+  local port="${CPORT[Q_L0]}" conns=16 qpid
   say "profile: $PROFILE_REQUESTS requests, c=$conns, under callgrind"
   # wrk has no request-count limit: ab-style count via a Lua counter would cost; use a duration
   # long enough and stop on count with python3 instead.
@@ -347,16 +386,17 @@ ts = [threading.Thread(target=worker) for _ in range(conns)]
 print("profile load: %d requests, %d non-200" % (total, bad[0]), file=sys.stderr)
 sys.exit(1 if bad[0] else 0)
 PY
-  local qpid="${CPID[Q_L0]}"
+  qpid="${CPID[Q_L0]}"
   kill -TERM "$qpid" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.2; done
   [ -s "$dir/callgrind.out" ] || die "no callgrind output (see $dir)"
   mkdir -p "$BENCH/out"
   cp "$dir/callgrind.out" "$BENCH/out/callgrind.out"
-  callgrind_annotate --inclusive=yes "$dir/callgrind.out" >"$BENCH/out/callgrind-inclusive.txt" 2>/dev/null
-  callgrind_annotate --inclusive=no "$dir/callgrind.out" >"$BENCH/out/callgrind-self.txt" 2>/dev/null
+  callgrind_annotate --auto=no --inclusive=yes "$dir/callgrind.out" >"$BENCH/out/callgrind-inclusive.txt" 2>/dev/null
+  callgrind_annotate --auto=no --inclusive=no "$dir/callgrind.out" >"$BENCH/out/callgrind-self.txt" 2>/dev/null
   python3 "$LIB/report.py" profile --requests "$PROFILE_REQUESTS" --conns "$conns" \
     --inclusive "$BENCH/out/callgrind-inclusive.txt" --self "$BENCH/out/callgrind-self.txt" \
+    "${perf_args[@]+"${perf_args[@]}"}" \
     --results "${RESULTS:-$BENCH/RESULTS.md}" --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   say "profile written to ${RESULTS:-$BENCH/RESULTS.md} (raw: benchmarks/out/callgrind-*.txt)"
 }
@@ -378,14 +418,14 @@ start_upstream
 IFS=',' read -ra WANT <<<"$CONTENDERS"
 IFS=',' read -ra LEVELS <<<"$LEVELS_WANTED"
 for c in "${WANT[@]}"; do
-  case "$c" in
-    D) add_D ;;
-    N) add_N ;;
-    Q) for l in "${LEVELS[@]}"; do add_Q "$l"; done ;;
-    Q_*) add_Q "${c#Q_}" ;;
-    *) die "unknown contender '$c' (D, N, Q or Q_<level>)" ;;
-  esac
+  case "$c" in D|N|Q|Q_*) ;; *) die "unknown contender '$c' (D, N, Q or Q_<level>)" ;; esac
 done
+wants() { [[ ",$CONTENDERS," == *",$1,"* ]]; }
+# A repetition always runs Q levels, then N, then D, whatever order the flag lists them in.
+if wants Q; then for l in "${LEVELS[@]}"; do add_Q "$l"; done; fi
+for c in "${WANT[@]}"; do [[ "$c" == Q_* ]] && add_Q "${c#Q_}"; done
+if wants N; then add_N; fi
+if wants D; then add_D; fi
 ORDER=("${QORDER[@]+"${QORDER[@]}"}" "${ORDER[@]+"${ORDER[@]}"}")
 [ ${#ORDER[@]} -gt 0 ] || die "no contender could be started"
 
@@ -463,7 +503,7 @@ env_line="BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP BENCH_REPS=$REPS BENCH_C
   echo "wrk_version=$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
   echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ]; then echo "dirty=yes"; else echo "dirty=no"; fi
-  echo "qaqpa_bin=$( [ -x "$QAQPA_BIN" ] && ls -l --time-style=+%Y-%m-%dT%H:%M:%S "$QAQPA_BIN" | awk '{print $6}' || echo missing)"
+  echo "qaqpa_bin=$( [ -x "$QAQPA_SRC_BIN" ] && date -u -r "$QAQPA_SRC_BIN" +%Y-%m-%dT%H:%M:%SZ || echo missing)"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "load_at_start=$LOAD_AT_START"
   echo "load_at_end=$(cat /proc/loadavg)"

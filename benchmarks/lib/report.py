@@ -224,6 +224,8 @@ def top_functions(path, n):
     out = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
+            if line.startswith("-- Auto-annotated") or line.startswith("-- User-annotated"):
+                break
             m = LINE.match(line)
             if not m:
                 continue
@@ -240,12 +242,78 @@ def top_functions(path, n):
     return out
 
 
+def all_functions(path):
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("-- Auto-annotated") or line.startswith("-- User-annotated"):
+                break
+            m = LINE.match(line)
+            if m and "PROGRAM TOTALS" not in m.group(3):
+                name = re.sub(r"\s+\[[^\]]*\]$", "", m.group(3))
+                name = re.sub(r"^[^: ]+:(?=[^:])", "", name, count=1)
+                out.append((float(m.group(2)), name))
+    return out
+
+
+CATEGORIES = [
+    ("malloc/free (glibc allocator, operator new/delete)",
+     re.compile(r"^(_int_malloc|_int_free|malloc|free|cfree|malloc_consolidate|unlink_chunk|tcache|"
+                r"operator new|operator delete|__libc_malloc|__libc_free|_int_realloc|realloc)")),
+    ("memcpy/memmove/memset/strlen/memchr", re.compile(r"^__(mem|str|wmem)|^(memcpy|memmove|memset|strlen)")),
+    ("Qaqpa code (qaqpa::, incl. its inlined callees)", re.compile(r"^(void |bool |auto )?qaqpa::")),
+    ("Beast serializer / buffer sequences (write path)",
+     re.compile(r"buffers_cat_view|buffers_suffix|buffers_prefix|buffers_ref|serializer|mp_with_index")),
+    ("Beast parser (read path)", re.compile(r"basic_parser|parse_field|parser<|http::detail::.*read")),
+    ("Beast header container (basic_fields)", re.compile(r"basic_fields")),
+    ("Asio scheduler, reactor, executors, coroutines", re.compile(r"boost::asio::|awaitable")),
+    ("std:: (strings, containers, chrono)", re.compile(r"^(void |bool )?std::")),
+    ("pthread / syscall wrappers", re.compile(r"pthread|^__libc_|^epoll|^__GI|^send|^recv|^clock_gettime|^__vdso")),
+]
+
+
+def categorise(funcs):
+    sums = {name: 0.0 for name, _ in CATEGORIES}
+    other = 0.0
+    for pct, fn in funcs:
+        for cat, rx in CATEGORIES:
+            if rx.search(fn):
+                sums[cat] += pct
+                break
+        else:
+            other += pct
+    rows = sorted(sums.items(), key=lambda kv: -kv[1])
+    covered = sum(p for p, _ in funcs)
+    rows.append(("other named functions", other))
+    rows.append(("below callgrind_annotate's threshold", max(0.0, 100.0 - covered)))
+    return rows
+
+
 def total_ir(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if "PROGRAM TOTALS" in line:
                 return line.split()[0]
     return "?"
+
+
+PERF_LINE = re.compile(r"^\s+([\d.]+)%\s+(.*\S)\s*$")
+
+
+def perf_lines(path, n):
+    out = []
+    if not path or not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            m = PERF_LINE.match(line)
+            if m:
+                out.append((float(m.group(1)), m.group(2)))
+                if len(out) >= n:
+                    break
+    return out
 
 
 def profile(args):
@@ -262,19 +330,70 @@ def profile(args):
                                           fmt_int(int(total.replace(",", "")) / args.requests)
                                           if total != "?" else "?"))
     L.append("")
-    L.append("### Top self cost (exclusive)")
+    if args.perf_dso and os.path.exists(args.perf_dso):
+        rps = ""
+        if args.perf_wrk and os.path.exists(args.perf_wrk):
+            import json
+            w = json.load(open(args.perf_wrk))
+            rps = " (wrk meanwhile: {} RPS, c=64)".format(fmt_int(w["requests"] / (w["duration_us"] / 1e6)))
+        L.append("### CPU time by binary (perf, cpu-clock samples)")
+        L.append("")
+        L.append("`perf record -e cpu-clock -F 1999 -p <qaqpa>` for {} s while `wrk -t1 -c64` drove "
+                 "Q_L0 at full speed{}. Shares of the gateway process's sampled CPU time:".format(
+                     args.perf_seconds, rps))
+        L.append("")
+        L.append("| % time | binary |")
+        L.append("|---|---|")
+        for pct, rest in perf_lines(args.perf_dso, 12):
+            L.append("| {:.2f} | `{}` |".format(pct, rest))
+        L.append("")
+        L.append("### Top functions by CPU time (perf, self)")
+        L.append("")
+        L.append("| % time | binary | function |")
+        L.append("|---|---|---|")
+        for pct, rest in perf_lines(args.perf_sym, args.top):
+            parts = rest.split(None, 1)
+            dso, sym = (parts + [""])[:2]
+            sym = re.sub(r"^\[[.k]\]\s+", "", sym)
+            if len(sym) > 120:
+                sym = sym[:117] + "..."
+            L.append("| {:.2f} | `{}` | `{}` |".format(pct, dso, sym.replace("|", "\\|")))
+        L.append("")
+    L.append("### Instructions by kind of work (callgrind, self cost summed per category)")
+    L.append("")
+    L.append("| % Ir | category |")
+    L.append("|---|---|")
+    for cat, pct in categorise(all_functions(args.self)):
+        L.append("| {:.1f} | {} |".format(pct, cat))
+    L.append("")
+    L.append("### Top self cost (exclusive, callgrind instructions)")
     L.append("")
     L.append("| % Ir | function |")
     L.append("|---|---|")
     for pct, _, name in self_:
         L.append("| {:.2f} | `{}` |".format(pct, name))
     L.append("")
-    L.append("### Top inclusive cost")
+    L.append("### Top inclusive cost of Qaqpa's own functions (callgrind instructions)")
+    L.append("")
+    L.append("Asio/Beast frames are left out here: their inclusive cost is the whole request loop. "
+             "The full list is in `benchmarks/out/callgrind-inclusive.txt`.")
     L.append("")
     L.append("| % Ir | function |")
     L.append("|---|---|")
-    for pct, _, name in incl:
-        L.append("| {:.2f} | `{}` |".format(pct, name))
+    seen = set()
+    shown = 0
+    for pct, name in all_functions(args.inclusive):
+        if not re.match(r"^(void |bool |auto )?qaqpa::", name):
+            continue
+        short = re.sub(r"\s*\[clone [^\]]*\]", "", name)
+        short = short if len(short) <= 140 else short[:137] + "..."
+        if short in seen:
+            continue
+        seen.add(short)
+        L.append("| {:.2f} | `{}` |".format(pct, short.replace("|", "\\|")))
+        shown += 1
+        if shown >= args.top:
+            break
     L.append("")
     if args.notes and os.path.exists(args.notes):
         with open(args.notes, encoding="utf-8") as f:
@@ -303,8 +422,12 @@ def main():
     q.add_argument("--requests", type=int, required=True)
     q.add_argument("--conns", type=int, default=16)
     q.add_argument("--commit", default="?")
-    q.add_argument("--top", type=int, default=25)
+    q.add_argument("--top", type=int, default=20)
     q.add_argument("--notes", default="")
+    q.add_argument("--perf-dso", default="")
+    q.add_argument("--perf-sym", default="")
+    q.add_argument("--perf-wrk", default="")
+    q.add_argument("--perf-seconds", default="10")
     a = p.parse_args()
     return results(a) if a.cmd == "results" else profile(a)
 
