@@ -422,7 +422,8 @@ class Reply:
             raise AssertionError(f"body is not JSON: {self.body[:300]!r}") from None
 
     def __repr__(self):
-        return f"<Reply {self.status} {self.headers} {self.body[:400]!r}>"
+        body = self.body[:600].decode("utf-8", "replace")
+        return f"<Reply {self.status} {self.headers} {body!r}>"
 
 
 def request(port, method, target, headers=None, body=None, conn=None, timeout=HTTP_TIMEOUT_S):

@@ -189,6 +189,19 @@ class AccessDecisionTest(Base):
         self.assertEqual(after - before, 1, "only the second stats call")
 
 
+class RoutesTest(Base):
+    def test_unknown_route_is_404_problem(self):
+        r = harness.request(self.dep.port("state"), "GET", "/no/such/route",
+                            {"Qaqpa-Client": TAX})
+        self.assertProblem(r, 404, "SERVICE_NOT_FOUND", message_id=False)
+
+    def test_unsupported_method_is_405(self):
+        r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "TAX_ADMINISTRATION",
+                          method="TRACE")
+        self.assertEqual(r.status, 405, r)
+        self.assertTrue(r.header("Allow"), r)
+
+
 class ProblemBodyTest(Base):
     def unknown_service(self, language):
         return self.dep.call("no.suchService", TAX, f"IIN:{CITIZENS[0]}", "TAX_ADMINISTRATION",

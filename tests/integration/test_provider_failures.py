@@ -16,7 +16,12 @@ SERVICE_TIMEOUT = "500ms"
 
 
 class ProviderFailureTest(harness.GatewayTestCase):
-    GATEWAY_OVERRIDES = {"workers": 1, "demo_trust_client_header": True}
+    # Also checks that the ports file lists exactly the configured listeners.
+    GATEWAY_OVERRIDES = {
+        "workers": 1,
+        "demo_trust_client_header": True,
+        "listeners": {"international": None, "space": None},
+    }
 
     @classmethod
     def prepare(cls, dep):
@@ -42,6 +47,9 @@ class ProviderFailureTest(harness.GatewayTestCase):
         r = self.dep.call("legalEntity.byBin", BANK, "BIN:240140000041", "KYC",
                           listener="external")
         self.assertEqual(r.status, 200, r)
+
+    def test_ports_file_lists_only_configured_listeners(self):
+        self.assertEqual(set(self.dep.ports), {"state", "external", "admin"}, self.dep.ports)
 
     def test_failure_problems_do_not_leak_upstream_address(self):
         r = self.dep.call("tax.debtStatus", SOCIAL, f"IIN:{CITIZENS[0]}", "SOCIAL_BENEFITS",
