@@ -173,7 +173,8 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
                       const std::filesystem::path& base_dir, GatewayConfig& out) {
   MapReader map(diag, root, "",
                 {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
-                 "ports_file", "drain_timeout", "listeners", "limits", "upstream"});
+                 "ports_file", "drain_timeout", "replay_window", "replay_max_entries", "listeners",
+                 "limits", "upstream"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {
@@ -207,15 +208,15 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
   bool policy_dir_known = true;
   std::filesystem::path policy_dir = base_dir;
   if (auto v = map.optional("policy_dir")) {
-    auto text = readString(diag, *v, "policy_dir");
-    if (text && text->empty()) {
-      diag.error("policy_dir", *v, "must not be empty; use \".\" for this file's directory");
-      text.reset();
-    }
-    if (text) {
-      policy_dir = base_dir / *text;
-    } else {
+    // No optional::reset() here: GCC 12 -O2 reports a false -Wmaybe-uninitialized on it.
+    const std::optional<std::string> text = readString(diag, *v, "policy_dir");
+    if (!text) {
       policy_dir_known = false;
+    } else if (text->empty()) {
+      diag.error("policy_dir", *v, "must not be empty; use \".\" for this file's directory");
+      policy_dir_known = false;
+    } else {
+      policy_dir = base_dir / *text;
     }
   }
   if (policy_dir_known) {
@@ -240,6 +241,16 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
     // Zero is meaningful here: stop at once without waiting for in-flight requests.
     if (auto d = readDuration(diag, *v, "drain_timeout", Millis{0}, kMaxDuration)) {
       out.drain_timeout = *d;
+    }
+  }
+  if (auto v = map.optional("replay_window")) {
+    if (auto d = readDuration(diag, *v, "replay_window", Millis{1'000}, Millis{86'400'000})) {
+      out.replay_window = *d;
+    }
+  }
+  if (auto v = map.optional("replay_max_entries")) {
+    if (auto n = readUnsigned(diag, *v, "replay_max_entries", 1'024, 100'000'000)) {
+      out.replay_max_entries = *n;
     }
   }
   if (auto v = map.required("listeners")) readListeners(diag, *v, out);

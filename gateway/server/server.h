@@ -30,8 +30,9 @@ class Server {
   // process exit code.
   int run();
 
+  struct Impl;  // opaque; public only so the workers in server.cc can name it
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
