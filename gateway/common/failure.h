@@ -32,6 +32,8 @@ enum class Reason : std::uint16_t {
   ServiceNotExposed,       // param: service id
   NoGrant,                 // param: service id
   PurposeNotAllowed,       // param: purpose code
+  // Replay (409)
+  MessageReplayed,         // Qaqpa-Message-Id already used by this client inside the window
   // Service (404)
   ServiceUnknown,          // param: service id
   RouteUnknown,            // no such endpoint on this listener

@@ -141,6 +141,14 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
           "PURPOSE_NOT_ALLOWED",
           {"{} мақсатына бұл сервис үшін рұқсат берілмеген",
            "Цель {} не разрешена для этого сервиса", "Purpose {} is not allowed for this service"}};
+    case Reason::MessageReplayed:
+      return {"MESSAGE_REPLAYED",
+              {"Бұл Qaqpa-Message-Id осы жүйеден жақында келіп түскен; жаңа хабарламаға жаңа "
+               "идентификатор беріңіз",
+               "Это значение Qaqpa-Message-Id уже недавно получено от этой системы; для нового "
+               "сообщения укажите новый идентификатор",
+               "This Qaqpa-Message-Id was already received from this system recently; give a new "
+               "message a new id"}};
     case Reason::ServiceUnknown:
       return {"SERVICE_UNKNOWN",
               {"{} сервисі табылмады", "Сервис {} не найден", "Service {} does not exist"}};

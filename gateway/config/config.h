@@ -69,6 +69,8 @@ struct GatewayConfig {
   Limits limits;
   UpstreamSettings upstream;
   Millis drain_timeout{15'000};
+  Millis replay_window{600'000};  // a client's message id may not repeat within this (§2)
+  std::size_t replay_max_entries = 1'000'000;  // bound of the process-wide replay record
   std::string policy_dir;        // absolute after load (relative paths resolve against the file)
   std::string ports_file;        // optional: JSON {"state": 8080, ...} written after binding
   bool demo_trust_client_header = false;  // trust Qaqpa-Client without proof (demo only; loud)

@@ -77,6 +77,12 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Help("Successful policy reloads")
                   .Register(*registry_)
                   .Add({});
+  replay_evictions_ = &prometheus::BuildCounter()
+                           .Name("qaqpa_replay_evictions_total")
+                           .Help("Message ids forgotten before their replay window ended because "
+                                 "replay_max_entries was reached")
+                           .Register(*registry_)
+                           .Add({});
 }
 
 Metrics::~Metrics() = default;

@@ -50,6 +50,7 @@ class Metrics {
   UpstreamMetrics& upstream() { return upstream_; }
   prometheus::Gauge* ready() { return ready_; }
   prometheus::Counter* reloads() { return reloads_; }
+  prometheus::Counter* replayEvictions() { return replay_evictions_; }
 
   // Prometheus text exposition format of everything registered. Thread-safe; takes registry
   // locks, so only for the admin listener.
@@ -61,6 +62,7 @@ class Metrics {
   UpstreamMetrics upstream_;
   prometheus::Gauge* ready_ = nullptr;
   prometheus::Counter* reloads_ = nullptr;
+  prometheus::Counter* replay_evictions_ = nullptr;
 };
 
 // Hot-path helpers so callers need not include prometheus headers.

@@ -94,16 +94,28 @@ std::optional<Failure> decide(pipeline::Exchange& ex) {
 
 class PolicyStage final : public pipeline::Stage {
  public:
+  explicit PolicyStage(ReplayWindow& replay) : replay_(replay) {}
   const char* name() const noexcept override { return "policy"; }
 
   boost::asio::awaitable<pipeline::StageResult> onRequest(pipeline::Exchange& ex) override {
     if (std::optional<Failure> f = decide(ex)) co_return pipeline::StageResult::fail(std::move(*f));
+    if (!replay_.firstSeen(ex.client->id, ex.envelope.message_id, ex.started)) {
+      ex.grant = nullptr;
+      ex.purpose = nullptr;
+      co_return pipeline::StageResult::fail(
+          Failure{StatusCode::Duplicate, Reason::MessageReplayed, {}, {}});
+    }
     co_return pipeline::StageResult::next();
   }
+
+ private:
+  ReplayWindow& replay_;
 };
 
 }  // namespace
 
-std::unique_ptr<pipeline::Stage> makePolicyStage() { return std::make_unique<PolicyStage>(); }
+std::unique_ptr<pipeline::Stage> makePolicyStage(ReplayWindow& replay) {
+  return std::make_unique<PolicyStage>(replay);
+}
 
 }  // namespace qaqpa::policy

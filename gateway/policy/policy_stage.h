@@ -13,6 +13,10 @@
 //   4. grant      some grant gives the client the service (ACCESS_DENIED/NO_GRANT); when a purpose
 //                 is given it must be in the catalogue and allowed by one of those grants
 //                 (ACCESS_DENIED/PURPOSE_NOT_ALLOWED)
+//   5. replay     the client's message id was not accepted before within the replay window
+//                 (DUPLICATE/MESSAGE_REPLAYED). Checked last so that only a proven, allowed
+//                 request consumes its id: nobody can burn another system's ids with denied
+//                 requests, and a client may retry a denied request with the same id.
 // On success sets ex.client, ex.service, ex.grant, ex.purpose (null when no purpose was given).
 // On failure, ex.client / ex.service stay set if they were resolved before the failing check (the
 // journal records them); ex.grant and ex.purpose are set only on success.
@@ -24,9 +28,11 @@
 #include <memory>
 
 #include "gateway/pipeline/stage.h"
+#include "gateway/policy/replay_window.h"
 
 namespace qaqpa::policy {
 
-std::unique_ptr<pipeline::Stage> makePolicyStage();
+// `replay` is process-wide (shared by every worker's stage) and must outlive the stage.
+std::unique_ptr<pipeline::Stage> makePolicyStage(ReplayWindow& replay);
 
 }  // namespace qaqpa::policy

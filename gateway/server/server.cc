@@ -78,8 +78,6 @@ bool isServiceMethod(bhttp::verb v) {
 
 }  // namespace
 
-struct Server::Impl;
-
 // One worker: an io_context on its own thread and everything that serves on it.
 class Worker final : public transport::RequestHandler {
  public:
@@ -115,14 +113,19 @@ class Worker final : public transport::RequestHandler {
   };
   std::vector<std::unique_ptr<Bound>> listeners_;
   DateCache date_;
+  common::UuidV7Generator ids_;
   std::thread thread_;
 };
 
 struct Server::Impl {
-  explicit Impl(std::shared_ptr<const config::Snapshot> snap) : snapshot(std::move(snap)) {}
+  explicit Impl(std::shared_ptr<const config::Snapshot> snap)
+      : snapshot(snap),
+        replay(snap->gateway.replay_window, snap->gateway.replay_max_entries,
+               metrics.replayEvictions()) {}
 
   std::atomic<std::shared_ptr<const config::Snapshot>> snapshot;
   metrics::Metrics metrics;
+  policy::ReplayWindow replay;  // process-wide, survives reloads
   std::atomic<std::size_t> active_connections{0};
   std::atomic<bool> ready{false};
   std::vector<std::unique_ptr<Worker>> workers;
@@ -138,7 +141,7 @@ Worker::Worker(Server::Impl& server, unsigned index)
       chain_([this] {
         std::vector<std::unique_ptr<pipeline::Stage>> stages;
         stages.push_back(envelope::makeEnvelopeStage());
-        stages.push_back(policy::makePolicyStage());
+        stages.push_back(policy::makePolicyStage(server_.replay));
         stages.push_back(routing::makeRoutingStage(pool_));
         return stages;
       }()) {}
@@ -151,6 +154,7 @@ void Worker::addListener(ListenerKind kind, tcp::acceptor acceptor) {
   b->cx.handler = this;
   b->cx.tracker = &tracker_;
   b->cx.metrics = &server_.metrics.listener(kind);
+  b->cx.ids = &ids_;
   listeners_.push_back(std::move(b));
 }
 
@@ -195,7 +199,8 @@ pipeline::Response Worker::notFound(const pipeline::Request& req, common::Reason
   common::Failure f{code, reason, std::move(param), {}};
   if (reason == common::Reason::MethodNotAllowed) f.http_status = 405;
   return pipeline::renderBareProblem(
-      f, common::parseAcceptLanguage(req[bhttp::field::accept_language]), req.version(), {});
+      f, common::parseAcceptLanguage(req[bhttp::field::accept_language]), req.version(),
+      common::toString(ids_.nextNow()));
 }
 
 asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,

@@ -123,7 +123,10 @@ asio::awaitable<void> runSession(tcp::socket socket, SessionContext& cx,
           parser.is_header_done()
               ? common::parseAcceptLanguage(parser.get()[bhttp::field::accept_language])
               : common::Lang::Kk;
-      pipeline::Response res = pipeline::renderBareProblem(*f, lang, 11, {});
+      // Even a request that never parsed gets a message id: the client can quote it, and the
+      // journal (a later issue) records the refusal under it.
+      const std::string message_id = common::toString(cx.ids->nextNow());
+      pipeline::Response res = pipeline::renderBareProblem(*f, lang, 11, message_id);
       res.keep_alive(false);
       metrics::inc(cx.metrics->requests[static_cast<int>(f->code)]);
       stream.expires_after(limits.write_timeout);

@@ -18,6 +18,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "gateway/common/ids.h"
 #include "gateway/config/config.h"
 #include "gateway/metrics/metrics.h"
 #include "gateway/pipeline/exchange.h"
@@ -64,6 +65,7 @@ struct SessionContext {
   RequestHandler* handler = nullptr;
   SessionTracker* tracker = nullptr;
   metrics::ListenerMetrics* metrics = nullptr;
+  common::UuidV7Generator* ids = nullptr;  // the worker's; ids for requests that never parse
 };
 
 // Accepts on `acceptor` (already bound and listening) until it is closed, spawning a session per

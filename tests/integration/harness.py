@@ -687,24 +687,20 @@ class GatewayTestCase(unittest.TestCase):
 
     # -- assertions -----------------------------------------------------------------------------
 
-    def assertProblem(self, reply, status, code=None, message_id=True):
-        """An RFC 9457 problem of PROTOCOL.md §5. message_id=False for failures the transport
-        answers before the envelope (and so the message id) exists: 413, 431, framing errors
-        (docs/protocol-extensions.md)."""
+    def assertProblem(self, reply, status, code=None):
+        """An RFC 9457 problem of PROTOCOL.md §5. Every problem carries a message id, also those
+        the transport answers before the envelope exists (413, 431, framing errors): the gateway
+        assigns one so the refusal can be quoted and journaled."""
         self.assertEqual(reply.status, status, reply)
         ctype = (reply.header("Content-Type") or "").split(";")[0].strip()
         self.assertEqual(ctype, "application/problem+json", reply)
         body = reply.json()
-        fields = ["type", "title", "status", "code", "detail"]
-        if message_id:
-            fields.append("messageId")
-        for field in fields:
+        for field in ["type", "title", "status", "code", "detail", "messageId"]:
             self.assertIn(field, body, reply)
         self.assertEqual(body["status"], status, reply)
         if code:
             self.assertEqual(body["code"], code, reply)
             self.assertEqual(body["type"], f"urn:qaqpa:status:{code}", reply)
             self.assertEqual(reply.header("Qaqpa-Status"), code, reply)
-        if message_id:
-            self.assertEqual(body["messageId"], reply.header("Qaqpa-Message-Id"), reply)
+        self.assertEqual(body["messageId"], reply.header("Qaqpa-Message-Id"), reply)
         return body

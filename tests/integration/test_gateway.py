@@ -193,7 +193,7 @@ class RoutesTest(Base):
     def test_unknown_route_is_404_problem(self):
         r = harness.request(self.dep.port("state"), "GET", "/no/such/route",
                             {"Qaqpa-Client": TAX})
-        self.assertProblem(r, 404, "SERVICE_NOT_FOUND", message_id=False)
+        self.assertProblem(r, 404, "SERVICE_NOT_FOUND")
 
     def test_unsupported_method_is_405(self):
         r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "TAX_ADMINISTRATION",
@@ -245,7 +245,7 @@ class HttpLimitsTest(Base):
                           listener="external", method="POST", path="echo",
                           body=b"x" * (MAX_BODY_BYTES + 1000),
                           headers={"Content-Type": "application/octet-stream"})
-        body = self.assertProblem(r, 413, "VALIDATION_FAILED", message_id=False)
+        body = self.assertProblem(r, 413, "VALIDATION_FAILED")
         self.assertEqual(body.get("reason"), "BODY_TOO_LARGE", body)
 
     def test_declared_length_over_limit_is_rejected_before_the_body(self):
@@ -266,7 +266,7 @@ class HttpLimitsTest(Base):
     def test_header_section_over_limit_is_431(self):
         r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "TAX_ADMINISTRATION",
                           headers={"X-Big": "h" * (20 * 1024)})
-        body = self.assertProblem(r, 431, "VALIDATION_FAILED", message_id=False)
+        body = self.assertProblem(r, 431, "VALIDATION_FAILED")
         self.assertEqual(body.get("reason"), "HEADER_TOO_LARGE", body)
 
     def test_malformed_request_line_is_400_and_closed(self):

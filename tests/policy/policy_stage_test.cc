@@ -84,7 +84,8 @@ class PolicyStageTest : public ::testing::Test {
   const config::Grant* grantAt(std::size_t i) const { return &snapshot_->policy.grants.at(i); }
 
   std::shared_ptr<const config::Snapshot> snapshot_;
-  std::unique_ptr<pipeline::Stage> stage_ = makePolicyStage();
+  ReplayWindow replay_{std::chrono::minutes(10), 4096};
+  std::unique_ptr<pipeline::Stage> stage_ = makePolicyStage(replay_);
   std::optional<Exchange> ex_;
 };
 
@@ -237,7 +238,7 @@ TEST_F(PolicyStageTest, FailsClosedWithoutAnEnvelopeOrSnapshot) {
 
 TEST_F(PolicyStageTest, DenialRendersALocalizedProblemThroughTheChain) {
   std::vector<std::unique_ptr<pipeline::Stage>> stages;
-  stages.push_back(makePolicyStage());
+  stages.push_back(makePolicyStage(replay_));
   pipeline::Chain chain(std::move(stages));
   exchange().envelope.purpose = "UNUSED_PURPOSE";
   ex_->lang = common::Lang::Ru;
@@ -248,6 +249,35 @@ TEST_F(PolicyStageTest, DenialRendersALocalizedProblemThroughTheChain) {
   EXPECT_EQ(body.at("reason").as_string(), "PURPOSE_NOT_ALLOWED");
   EXPECT_EQ(body.at("detail").as_string(), "Цель UNUSED_PURPOSE не разрешена для этого сервиса");
   EXPECT_EQ(body.at("messageId").as_string(), "0190a6f4-3c2b-7d1e-8f00-112233445566");
+}
+
+}  // namespace
+}  // namespace qaqpa::policy
+
+namespace qaqpa::policy {
+namespace {
+
+TEST_F(PolicyStageTest, RepeatedMessageIdFromTheSameClientIsDuplicate) {
+  exchange();
+  ASSERT_EQ(run().action, StageResult::Action::Continue);
+  exchange();
+  expectDenied(run(), StatusCode::Duplicate, Reason::MessageReplayed, "", 409);
+}
+
+TEST_F(PolicyStageTest, DeniedRequestDoesNotConsumeItsMessageId) {
+  exchange().envelope.purpose = "UNUSED_PURPOSE";  // in the catalogue, granted to nobody
+  ASSERT_EQ(run().action, StageResult::Action::Fail);
+  exchange();  // same id, now allowed
+  EXPECT_EQ(run().action, StageResult::Action::Continue);
+}
+
+TEST_F(PolicyStageTest, SameMessageIdFromAnotherClientIsNotAReplay) {
+  const std::string other = "KZ/GOV/240140000031/social-benefits";
+  snapshot_ = registry().system(other, Zone::State).grant(other, {"weather.today"}).build();
+  for (const std::string& client : {kTax, other}) {
+    exchange(Zone::State, client, "weather.today").envelope.purpose.clear();
+    EXPECT_EQ(run().action, StageResult::Action::Continue) << client;
+  }
 }
 
 }  // namespace
