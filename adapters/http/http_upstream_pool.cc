@@ -53,22 +53,25 @@ bool isIdempotent(bhttp::verb v) {
 bool stillUsable(Connection& c) {
   if (c.buffer.size() != 0) return false;
   char byte;
-  const ssize_t n =
-      ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 Failure unavailable(std::string internal) {
-  return Failure{StatusCode::ProviderUnavailable, Reason::ProviderUnreachable, {},
-                 std::move(internal), 0, true};
+  return Failure{StatusCode::ProviderUnavailable,
+                 Reason::ProviderUnreachable,
+                 {},
+                 std::move(internal),
+                 0,
+                 true};
 }
 Failure timedOut(std::string internal) {
-  return Failure{StatusCode::ProviderTimeout, Reason::ProviderDeadline, {}, std::move(internal),
-                 0, true};
+  return Failure{
+      StatusCode::ProviderTimeout, Reason::ProviderDeadline, {}, std::move(internal), 0, true};
 }
 Failure badResponse(std::string internal) {
-  return Failure{StatusCode::ProviderError, Reason::ProviderBadResponse, {}, std::move(internal),
-                 0, false};
+  return Failure{
+      StatusCode::ProviderError, Reason::ProviderBadResponse, {}, std::move(internal), 0, false};
 }
 
 }  // namespace
@@ -121,8 +124,7 @@ struct HttpUpstreamPool::Impl {
     auto conn = std::make_unique<Connection>(executor);
     conn->stream.expires_after(settings.connect_timeout);
     // Numeric hosts resolve without a lookup; names go through the resolver's own thread.
-    auto [rec, results] =
-        co_await resolver.async_resolve(u.host, std::to_string(u.port), kNoThrow);
+    auto [rec, results] = co_await resolver.async_resolve(u.host, std::to_string(u.port), kNoThrow);
     if (rec) {
       metrics::inc(metrics->connect_failures);
       f = unavailable("resolve " + u.host + ": " + rec.message());

@@ -25,18 +25,18 @@ enum class Reason : std::uint16_t {
   InvalidPath,             // target not a /v1/services/... path or contains forbidden bytes
   MethodNotAllowed,        // param: method
   // Identity (401)
-  ClientUnknown,           // param: client system id
-  ClientWrongZone,         // param: client system id
-  ClientNotProven,         // no mTLS/signature proof and demo trust is off
+  ClientUnknown,    // param: client system id
+  ClientWrongZone,  // param: client system id
+  ClientNotProven,  // no mTLS/signature proof and demo trust is off
   // Access (403)
-  ServiceNotExposed,       // param: service id
-  NoGrant,                 // param: service id
-  PurposeNotAllowed,       // param: purpose code
+  ServiceNotExposed,  // param: service id
+  NoGrant,            // param: service id
+  PurposeNotAllowed,  // param: purpose code
   // Replay (409)
-  MessageReplayed,         // Qaqpa-Message-Id already used by this client inside the window
+  MessageReplayed,  // Qaqpa-Message-Id already used by this client inside the window
   // Service (404)
-  ServiceUnknown,          // param: service id
-  RouteUnknown,            // no such endpoint on this listener
+  ServiceUnknown,  // param: service id
+  RouteUnknown,    // no such endpoint on this listener
   // Provider (502/503/504)
   ProviderBadResponse,
   ProviderServerError,
@@ -58,7 +58,9 @@ struct Failure {
   int http_status = 0;   // 0 = defaultHttpStatus(code)
   bool retryable = false;
 
-  int httpStatus() const noexcept { return http_status != 0 ? http_status : defaultHttpStatus(code); }
+  int httpStatus() const noexcept {
+    return http_status != 0 ? http_status : defaultHttpStatus(code);
+  }
 };
 
 }  // namespace qaqpa::common

@@ -19,7 +19,8 @@ Lang parseAcceptLanguage(std::string_view header) noexcept;
 
 std::string_view langTag(Lang lang) noexcept;  // "kk", "ru", "en"
 
-// Problem title for a canonical code, e.g. "Access denied" / "Доступ запрещён" / "Қол жеткізуге тыйым салынған".
+// Problem title for a canonical code, e.g. "Access denied" / "Доступ запрещён" / "Қол жеткізуге
+// тыйым салынған".
 std::string_view title(StatusCode code, Lang lang) noexcept;
 
 // Specific detail for a reason; `param` replaces "{}" in the template (if the template has one).

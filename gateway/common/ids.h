@@ -42,7 +42,7 @@ bool isValidIinBin(std::string_view digits) noexcept;
 enum class SubjectKind : std::uint8_t { Iin, Bin };
 struct SubjectId {
   SubjectKind kind = SubjectKind::Iin;
-  std::string digits;  // 12 digits
+  std::string digits;            // 12 digits
   std::string toString() const;  // "IIN:..." / "BIN:..."
 };
 
@@ -60,9 +60,11 @@ struct SystemIdParts {
   std::string_view country, member_class, member, system;
 };
 std::optional<SystemIdParts> parseSystemId(std::string_view text) noexcept;
-inline bool isValidSystemId(std::string_view text) noexcept { return parseSystemId(text).has_value(); }
+inline bool isValidSystemId(std::string_view text) noexcept {
+  return parseSystemId(text).has_value();
+}
 
-bool isValidServiceId(std::string_view text) noexcept;   // [a-z][a-zA-Z0-9._-]{0,63}
-bool isValidPurposeCode(std::string_view text) noexcept; // [A-Z][A-Z0-9_]{1,47}
+bool isValidServiceId(std::string_view text) noexcept;    // [a-z][a-zA-Z0-9._-]{0,63}
+bool isValidPurposeCode(std::string_view text) noexcept;  // [A-Z][A-Z0-9_]{1,47}
 
 }  // namespace qaqpa::common

@@ -56,7 +56,7 @@ struct Limits {
 
 struct UpstreamSettings {
   Millis connect_timeout{2'000};
-  Millis default_timeout{10'000};  // response deadline when a service sets none
+  Millis default_timeout{10'000};      // response deadline when a service sets none
   std::size_t max_idle_per_host = 64;  // per worker
   std::size_t max_response_body_bytes = 64 * 1024 * 1024;
   Millis idle_keepalive{30'000};  // idle pooled connections older than this are closed
@@ -71,8 +71,8 @@ struct GatewayConfig {
   Millis drain_timeout{15'000};
   Millis replay_window{600'000};  // a client's message id may not repeat within this (§2)
   std::size_t replay_max_entries = 1'000'000;  // bound of the process-wide replay record
-  std::string policy_dir;        // absolute after load (relative paths resolve against the file)
-  std::string ports_file;        // optional: JSON {"state": 8080, ...} written after binding
+  std::string policy_dir;  // absolute after load (relative paths resolve against the file)
+  std::string ports_file;  // optional: JSON {"state": 8080, ...} written after binding
   bool demo_trust_client_header = false;  // trust Qaqpa-Client without proof (demo only; loud)
   std::string log_level = "info";
 };

@@ -171,10 +171,10 @@ void readUpstream(Diagnostics& diag, const YAML::Node& node, UpstreamSettings& o
 
 bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
                       const std::filesystem::path& base_dir, GatewayConfig& out) {
-  MapReader map(diag, root, "",
-                {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
-                 "ports_file", "drain_timeout", "replay_window", "replay_max_entries", "listeners",
-                 "limits", "upstream"});
+  MapReader map(
+      diag, root, "",
+      {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir", "ports_file",
+       "drain_timeout", "replay_window", "replay_max_entries", "listeners", "limits", "upstream"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {

@@ -25,10 +25,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Name("qaqpa_http_connections_accepted_total")
                        .Help("Client connections accepted, by listener")
                        .Register(*registry_);
-  auto& rejected = prometheus::BuildCounter()
-                       .Name("qaqpa_http_connections_rejected_total")
-                       .Help("Client connections closed at once because max_connections was reached")
-                       .Register(*registry_);
+  auto& rejected =
+      prometheus::BuildCounter()
+          .Name("qaqpa_http_connections_rejected_total")
+          .Help("Client connections closed at once because max_connections was reached")
+          .Register(*registry_);
   auto& bad = prometheus::BuildCounter()
                   .Name("qaqpa_http_bad_requests_total")
                   .Help("Requests rejected at the HTTP framing level (malformed, oversize)")
@@ -38,10 +39,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Help("Client connections closed because a read or write deadline passed")
                        .Register(*registry_);
   // Buckets from 100 µs to 10 s: gateway overhead is tens of µs, providers take ms to seconds.
-  const prometheus::Histogram::BucketBoundaries buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                        0.005,  0.01,    0.025,  0.05,  0.1,
-                                                        0.25,   0.5,     1,      2.5,   5,
-                                                        10};
+  const prometheus::Histogram::BucketBoundaries buckets{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   for (int k = 0; k < config::kListenerKindCount; ++k) {
     const std::string name{config::listenerName(static_cast<config::ListenerKind>(k))};
     auto& m = listeners_[k];
@@ -69,7 +69,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   upstream_.bad_responses = &up.Add({{"event", "bad_response"}});
   ready_ = &prometheus::BuildGauge()
                 .Name("qaqpa_ready")
-                .Help("1 when the gateway is ready to serve (config loaded, listeners bound, not draining)")
+                .Help(
+                    "1 when the gateway is ready to serve (config loaded, listeners bound, not "
+                    "draining)")
                 .Register(*registry_)
                 .Add({});
   reloads_ = &prometheus::BuildCounter()
@@ -79,8 +81,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Add({});
   replay_evictions_ = &prometheus::BuildCounter()
                            .Name("qaqpa_replay_evictions_total")
-                           .Help("Message ids forgotten before their replay window ended because "
-                                 "replay_max_entries was reached")
+                           .Help(
+                               "Message ids forgotten before their replay window ended because "
+                               "replay_max_entries was reached")
                            .Register(*registry_)
                            .Add({});
 }

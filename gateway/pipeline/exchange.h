@@ -29,7 +29,7 @@ struct Envelope {
   bool message_id_assigned = false;  // true when the gateway generated it
   common::Uuid correlation_id;
   std::optional<common::SubjectId> subject;
-  std::string purpose;  // empty when absent
+  std::string purpose;                     // empty when absent
   std::optional<common::SubjectId> actor;  // always an IIN
   std::string consent_id;
   std::string service_id;

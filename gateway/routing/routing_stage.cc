@@ -46,19 +46,31 @@ bool listedIn(std::string_view list, std::string_view token) noexcept {
 // Hop-by-hop (RFC 9110 §7.6.1) and headers that belong to the client↔gateway hop only: the
 // gateway's own identity/signature headers are re-issued by the gateway, credentials and cookies
 // of the caller are not the provider's business, and Host/Content-Length are recomputed.
-constexpr std::array<std::string_view, 17> kDroppedRequestHeaders{
-    "connection",       "keep-alive", "proxy-connection", "proxy-authenticate",
-    "proxy-authorization", "te",      "trailer",          "transfer-encoding",
-    "upgrade",          "host",       "content-length",   "authorization",
-    "cookie",           "signature",  "signature-input",  "forwarded",
-    "expect"};
+constexpr std::array<std::string_view, 17> kDroppedRequestHeaders{"connection",
+                                                                  "keep-alive",
+                                                                  "proxy-connection",
+                                                                  "proxy-authenticate",
+                                                                  "proxy-authorization",
+                                                                  "te",
+                                                                  "trailer",
+                                                                  "transfer-encoding",
+                                                                  "upgrade",
+                                                                  "host",
+                                                                  "content-length",
+                                                                  "authorization",
+                                                                  "cookie",
+                                                                  "signature",
+                                                                  "signature-input",
+                                                                  "forwarded",
+                                                                  "expect"};
 
 // Provider response headers a client may see; everything else (Server, Set-Cookie, Location with
 // internal addresses, hop-by-hop, the provider's own Qaqpa-*) stays inside.
 constexpr std::array<std::string_view, 10> kAllowedResponseHeaders{
-    "content-type", "content-language", "content-encoding", "content-disposition",
-    "cache-control", "etag",           "last-modified",    "expires",
-    "vary",          "retry-after"};
+    "content-type",        "content-language", "content-encoding",
+    "content-disposition", "cache-control",    "etag",
+    "last-modified",       "expires",          "vary",
+    "retry-after"};
 
 class RoutingStage final : public pipeline::Stage {
  public:
@@ -107,8 +119,9 @@ class RoutingStage final : public pipeline::Stage {
     // Move the body out and back: one buffer for the whole exchange (later stages digest it).
     out.body() = std::move(ex.request.body());
     out.prepare_payload();
-    const auto timeout =
-        service->timeout.count() > 0 ? service->timeout : ex.snapshot->gateway.upstream.default_timeout;
+    const auto timeout = service->timeout.count() > 0
+                             ? service->timeout
+                             : ex.snapshot->gateway.upstream.default_timeout;
     UpstreamResult r = co_await client_.send(up, out, timeout);
     ex.request.body() = std::move(out.body());
 
@@ -116,7 +129,8 @@ class RoutingStage final : public pipeline::Stage {
       r.failure.param.clear();  // never leak upstream details to the client
       if (common::logEnabled(common::LogLevel::Warn)) {
         common::log(common::LogLevel::Warn, "upstream failure",
-                    {{"service", service->id}, {"code", common::codeName(r.failure.code)},
+                    {{"service", service->id},
+                     {"code", common::codeName(r.failure.code)},
                      {"detail", r.failure.internal}});
       }
       co_return pipeline::StageResult::fail(std::move(r.failure));
@@ -125,10 +139,11 @@ class RoutingStage final : public pipeline::Stage {
     if (pr.result_int() >= 500) {
       common::log(common::LogLevel::Warn, "provider answered 5xx",
                   {{"service", service->id}, {"status", std::to_string(pr.result_int())}});
-      co_return pipeline::StageResult::fail(Failure{StatusCode::ProviderError,
-                                                    Reason::ProviderServerError, {},
-                                                    "provider status " +
-                                                        std::to_string(pr.result_int())});
+      co_return pipeline::StageResult::fail(
+          Failure{StatusCode::ProviderError,
+                  Reason::ProviderServerError,
+                  {},
+                  "provider status " + std::to_string(pr.result_int())});
     }
     pipeline::Response& res = ex.response;
     res.result(pr.result_int());

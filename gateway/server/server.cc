@@ -164,9 +164,7 @@ void Worker::start() {
         b->cx.listener == ListenerKind::Admin ? nullptr : &server_.active_connections;
     asio::co_spawn(ioc_, transport::acceptLoop(b->acceptor, b->cx, limiter), asio::detached);
   }
-  thread_ = std::thread([this] {
-    ioc_.run();
-  });
+  thread_ = std::thread([this] { ioc_.run(); });
 }
 
 void Worker::beginDrain(std::function<void()> drained) {
@@ -240,9 +238,9 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
   }
   finish(res, version, head);
   metrics::inc(m.requests[static_cast<int>(code)]);
-  metrics::observe(m.duration, std::chrono::duration<double>(
-                                   std::chrono::steady_clock::now() - started)
-                                   .count());
+  metrics::observe(
+      m.duration,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   co_return res;
 }
 
@@ -299,8 +297,8 @@ bool Server::bind(std::string& error) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);
     if (ec) {
-      error = "listener " + std::string(config::listenerName(l.kind)) + ": bad address " +
-              l.address;
+      error =
+          "listener " + std::string(config::listenerName(l.kind)) + ": bad address " + l.address;
       return false;
     }
     std::uint16_t port = l.port;
@@ -319,8 +317,8 @@ bool Server::bind(std::string& error) {
       if (!ec) acc.bind(ep, ec);
       if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
       if (ec) {
-        error = "listener " + std::string(config::listenerName(l.kind)) + " on " + l.address +
-                ":" + std::to_string(port) + ": " + ec.message();
+        error = "listener " + std::string(config::listenerName(l.kind)) + " on " + l.address + ":" +
+                std::to_string(port) + ": " + ec.message();
         return false;
       }
       port = acc.local_endpoint().port();  // an ephemeral port is shared by the other workers

@@ -104,8 +104,7 @@ asio::awaitable<void> runSession(tcp::socket socket, SessionContext& cx,
           ec = bhttp::error::bad_value;
         } else {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          auto [cec, cn] =
-              co_await asio::async_write(stream, asio::buffer(kContinue), kNoThrow);
+          auto [cec, cn] = co_await asio::async_write(stream, asio::buffer(kContinue), kNoThrow);
           if (cec) break;
         }
       }
@@ -137,8 +136,8 @@ asio::awaitable<void> runSession(tcp::socket socket, SessionContext& cx,
 
     const bool client_keep_alive = parser.get().keep_alive();
     pipeline::Response res = co_await cx.handler->handle(cx.listener, parser.release());
-    const bool keep = client_keep_alive && !cx.tracker->draining() &&
-                      n + 1 < limits.max_requests_per_connection;
+    const bool keep =
+        client_keep_alive && !cx.tracker->draining() && n + 1 < limits.max_requests_per_connection;
     res.keep_alive(keep);
     stream.expires_after(limits.write_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, kNoThrow);

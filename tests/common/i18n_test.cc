@@ -11,7 +11,6 @@ namespace {
 
 constexpr Lang kLangs[] = {Lang::Kk, Lang::Ru, Lang::En};
 
-
 std::vector<Reason> allReasons() {
   std::vector<Reason> out;
   for (int i = 0; i < common::kReasonCount; ++i) out.push_back(static_cast<Reason>(i));

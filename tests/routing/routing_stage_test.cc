@@ -1,9 +1,9 @@
 #include "gateway/routing/routing_stage.h"
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <gtest/gtest.h>
 
 namespace qaqpa::routing {
 namespace {

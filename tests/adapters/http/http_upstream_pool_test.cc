@@ -2,6 +2,7 @@
 // io_context, so every behaviour below goes through real TCP and Beast framing.
 #include "adapters/http/http_upstream_pool.h"
 
+#include <gtest/gtest.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,7 +15,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <gtest/gtest.h>
 
 namespace qaqpa::adapters::http {
 namespace {
