@@ -25,9 +25,11 @@ enum class Reason : std::uint16_t {
   InvalidPath,             // target not a /v1/services/... path or contains forbidden bytes
   MethodNotAllowed,        // param: method
   // Identity (401)
-  ClientUnknown,    // param: client system id
-  ClientWrongZone,  // param: client system id
-  ClientNotProven,  // no mTLS/signature proof and demo trust is off
+  ClientUnknown,       // param: client system id
+  ClientWrongZone,     // param: client system id
+  ClientNotProven,     // no mTLS/signature proof and demo trust is off
+  ClientCertMismatch,  // param: client id; the TLS certificate belongs to another system
+  ClientCertUnknown,   // the TLS certificate is valid but mapped to no registered system
   // Access (403)
   ServiceNotExposed,  // param: service id
   NoGrant,            // param: service id

@@ -127,6 +127,16 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Клиенттің сәйкестігі сертификатпен немесе қолтаңбамен расталмаған",
                "Подлинность клиента не подтверждена сертификатом или подписью",
                "The client identity is not proven by a certificate or a signature"}};
+    case Reason::ClientCertMismatch:
+      return {"CLIENT_CERT_MISMATCH",
+              {"Клиенттің TLS сертификаты {} жүйесіне тиесілі емес",
+               "TLS-сертификат клиента не принадлежит системе {}",
+               "The client's TLS certificate does not belong to system {}"}};
+    case Reason::ClientCertUnknown:
+      return {"CLIENT_CERT_UNKNOWN",
+              {"Клиенттің TLS сертификаты тіркелген ешбір жүйеге байланыстырылмаған",
+               "TLS-сертификат клиента не сопоставлен ни одной зарегистрированной системе",
+               "The client's TLS certificate is not mapped to any registered system"}};
     case Reason::ServiceNotExposed:
       return {"SERVICE_NOT_EXPOSED",
               {"{} сервисі бұл аймақта қолжетімсіз", "Сервис {} недоступен в этой зоне",

@@ -38,7 +38,20 @@ struct LocalizedText {
   std::string kk, ru, en;  // all three required in policy files
 };
 
+// Client certificate policy of a TLS listener.
+enum class ClientAuth : std::uint8_t { None, Optional, Required };
+
+struct TlsSettings {
+  std::string cert_file;       // PEM: the listener's certificate, then its chain (absolute)
+  std::string key_file;        // PEM private key (absolute); never logged
+  std::string client_ca_file;  // PEM trust anchors for client certificates (absolute)
+  ClientAuth client_auth = ClientAuth::None;
+  bool tls13_only = false;  // min_version "1.3"; default minimum is TLS 1.2
+};
+
 struct ListenerConfig {
+  std::optional<TlsSettings> tls;  // absent = plain HTTP (refused for external/international
+                                   // unless demo_trust_client_header)
   ListenerKind kind = ListenerKind::State;
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = ephemeral (tests); the bound port is reported via ports_file
@@ -85,10 +98,23 @@ struct Purpose {
   LocalizedText text;
 };
 
+// A certificate subject a system may present (Kazakh NCA profile: CN is the system name or
+// organisation name, OU=BIN<12 digits>; SERIALNUMBER=IIN<12 digits> for a person's certificate).
+// Every non-empty field must match the certificate's subject exactly.
+struct CertSubject {
+  std::string common_name;
+  std::string bin;  // 12 digits (matched against OU=BIN…)
+  std::string iin;  // 12 digits (matched against SERIALNUMBER=IIN…)
+};
+
 struct System {
   std::string id;  // CC/CLASS/MEMBER/SYSTEM
   Zone zone = Zone::State;
   LocalizedText name;
+  // How an mTLS client certificate is mapped to this system: by the SHA-256 fingerprint of the
+  // certificate (lower-case hex, no separators) or by subject.
+  std::vector<std::string> cert_fingerprints;
+  std::vector<CertSubject> cert_subjects;
 };
 
 struct Upstream {

@@ -40,7 +40,80 @@ bool isIpLiteral(const std::string& address, bool& is_wildcard) {
   return false;
 }
 
-void readListeners(Diagnostics& diag, const YAML::Node& node, GatewayConfig& out) {
+std::optional<TlsSettings> readTls(Diagnostics& diag, const YAML::Node& node,
+                                   const std::string& path, ListenerKind kind,
+                                   const std::filesystem::path& base_dir) {
+  MapReader map(diag, node, path,
+                {"cert_file", "key_file", "client_ca_file", "client_auth", "min_version"});
+  if (!map.isMap()) return std::nullopt;
+  TlsSettings tls;
+  bool ok = true;
+  auto file = [&](std::string_view key, std::string& out, bool required) {
+    auto v = required ? map.required(key) : map.optional(key);
+    if (!v) {
+      if (required) ok = false;
+      return;
+    }
+    auto text = readText(diag, *v, map.pathOf(key));
+    if (!text) {
+      ok = false;
+      return;
+    }
+    const std::filesystem::path p = (base_dir / *text).lexically_normal();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p, ec)) {
+      diag.error(map.pathOf(key), *v, "file '" + p.string() + "' does not exist");
+      ok = false;
+      return;
+    }
+    out = p.string();
+  };
+  file("cert_file", tls.cert_file, true);
+  file("key_file", tls.key_file, true);
+  file("client_ca_file", tls.client_ca_file, false);
+  // Zones of non-state systems require client certificates unless told otherwise.
+  tls.client_auth = (kind == ListenerKind::External || kind == ListenerKind::International)
+                        ? ClientAuth::Required
+                        : ClientAuth::None;
+  if (auto v = map.optional("client_auth")) {
+    if (auto text = readString(diag, *v, map.pathOf("client_auth"))) {
+      if (*text == "none") {
+        tls.client_auth = ClientAuth::None;
+      } else if (*text == "optional") {
+        tls.client_auth = ClientAuth::Optional;
+      } else if (*text == "required") {
+        tls.client_auth = ClientAuth::Required;
+      } else {
+        diag.error(map.pathOf("client_auth"), *v,
+                   "expected none, optional or required, got '" + *text + "'");
+        ok = false;
+      }
+    }
+  }
+  if (auto v = map.optional("min_version")) {
+    if (auto text = readString(diag, *v, map.pathOf("min_version"))) {
+      if (*text == "1.3") {
+        tls.tls13_only = true;
+      } else if (*text != "1.2") {
+        diag.error(map.pathOf("min_version"), *v,
+                   "expected \"1.2\" or \"1.3\" (older TLS versions are not offered), got '" +
+                       *text + "'");
+        ok = false;
+      }
+    }
+  }
+  if (tls.client_auth != ClientAuth::None && tls.client_ca_file.empty() && ok) {
+    diag.error(map.pathOf("client_ca_file"), node,
+               "client certificates are requested (client_auth) but no client_ca_file gives "
+               "the trust anchors to check them");
+    ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return tls;
+}
+
+void readListeners(Diagnostics& diag, const YAML::Node& node, GatewayConfig& out,
+                   const std::filesystem::path& base_dir) {
   MapReader map(diag, node, "listeners", {"state", "external", "international", "space", "admin"});
   if (!map.isMap()) return;
   struct Bound {
@@ -51,7 +124,7 @@ void readListeners(Diagnostics& diag, const YAML::Node& node, GatewayConfig& out
   for (const auto& [name, value] : map.entries()) {
     const ListenerKind kind = *parseListenerKind(name);  // MapReader admitted only known kinds
     const std::string path = map.pathOf(name);
-    MapReader listener(diag, value, path, {"address", "port"});
+    MapReader listener(diag, value, path, {"address", "port", "tls"});
     if (!listener.isMap()) continue;
     ListenerConfig config;
     config.kind = kind;
@@ -81,6 +154,10 @@ void readListeners(Diagnostics& diag, const YAML::Node& node, GatewayConfig& out
         ok = false;
     } else {
       ok = false;
+    }
+    if (auto tls = listener.optional("tls")) {
+      config.tls = readTls(diag, *tls, listener.pathOf("tls"), kind, base_dir);
+      if (!config.tls) ok = false;
     }
     if (!ok) continue;
     // Port 0 asks the kernel for a free port, so several listeners may use it (tests).
@@ -253,7 +330,19 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
       out.replay_max_entries = *n;
     }
   }
-  if (auto v = map.required("listeners")) readListeners(diag, *v, out);
+  if (auto v = map.required("listeners")) readListeners(diag, *v, out, base_dir);
+  // PROTOCOL.md §1: external and international require mutual TLS in any non-demo configuration.
+  if (!out.demo_trust_client_header) {
+    for (const ListenerConfig& l : out.listeners) {
+      if (l.kind != ListenerKind::External && l.kind != ListenerKind::International) continue;
+      if (!l.tls || l.tls->client_auth != ClientAuth::Required) {
+        diag.error("listeners." + std::string(listenerName(l.kind)) + ".tls", root,
+                   "the " + std::string(listenerName(l.kind)) +
+                       " zone requires mutual TLS (tls with client_auth: required) unless "
+                       "demo_trust_client_header is true");
+      }
+    }
+  }
   if (auto v = map.optional("limits")) readLimits(diag, *v, out.limits);
   if (auto v = map.optional("upstream")) readUpstream(diag, *v, out.upstream);
   return policy_dir_known;

@@ -129,6 +129,70 @@ bool isValidDataCategory(std::string_view s) {
   });
 }
 
+// Lower-case hex of a SHA-256 fingerprint, accepting "AB:CD:…" and "abcd…" forms.
+std::optional<std::string> normalizeFingerprint(std::string_view text) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+    hex.push_back(c);
+  }
+  if (hex.size() != 64) return std::nullopt;
+  return hex;
+}
+
+void readCertificates(Diagnostics& diag, const YAML::Node& node, const std::string& path,
+                      System& system) {
+  if (!expectSequence(diag, node, path)) return;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item_path = indexPath(path, i);
+    MapReader item(diag, node[i], item_path, {"fingerprint_sha256", "subject"});
+    if (!item.isMap()) continue;
+    const auto fp = item.optional("fingerprint_sha256");
+    const auto subject = item.optional("subject");
+    if (fp.has_value() == subject.has_value()) {
+      diag.error(item_path, node[i], "give exactly one of fingerprint_sha256 or subject");
+      continue;
+    }
+    if (fp) {
+      if (auto text = readString(diag, *fp, item.pathOf("fingerprint_sha256"))) {
+        if (auto hex = normalizeFingerprint(*text)) {
+          system.cert_fingerprints.push_back(*hex);
+        } else {
+          diag.error(item.pathOf("fingerprint_sha256"), *fp,
+                     "expected 32 bytes of hex (64 digits, colons allowed)");
+        }
+      }
+      continue;
+    }
+    MapReader sub(diag, *subject, item.pathOf("subject"), {"cn", "bin", "iin"});
+    if (!sub.isMap()) continue;
+    CertSubject cs;
+    if (auto v = sub.optional("cn")) {
+      if (auto t = readText(diag, *v, sub.pathOf("cn"))) cs.common_name = *t;
+    }
+    auto digits = [&](std::string_view key, std::string& out) {
+      auto v = sub.optional(key);
+      if (!v) return;
+      auto t = readString(diag, *v, sub.pathOf(key));
+      if (!t) return;
+      if (!common::isValidIinBin(*t)) {
+        diag.error(sub.pathOf(key), *v, "expected 12 digits with a valid check digit");
+        return;
+      }
+      out = *t;
+    };
+    digits("bin", cs.bin);
+    digits("iin", cs.iin);
+    if (cs.common_name.empty() && cs.bin.empty() && cs.iin.empty()) {
+      diag.error(sub.path(), *subject, "a subject needs at least one of cn, bin, iin");
+      continue;
+    }
+    system.cert_subjects.push_back(std::move(cs));
+  }
+}
+
 void loadSystems(const BundleFile& file, LoadState& st) {
   Diagnostics diag(file.name, *st.errors);
   auto root = parseDocument(diag, file.bytes);
@@ -139,7 +203,7 @@ void loadSystems(const BundleFile& file, LoadState& st) {
   for (std::size_t i = 0; i < list->size(); ++i) {
     const YAML::Node item = (*list)[i];
     const std::string path = indexPath("systems", i);
-    MapReader sys(diag, item, path, {"id", "zone", "name"});
+    MapReader sys(diag, item, path, {"id", "zone", "name", "certificates"});
     if (!sys.isMap()) continue;
     System system;
     std::optional<std::string> id;
@@ -156,6 +220,9 @@ void loadSystems(const BundleFile& file, LoadState& st) {
     }
     if (auto v = sys.required("name")) {
       if (auto name = readLocalizedText(diag, *v, sys.pathOf("name"))) system.name = *name;
+    }
+    if (auto v = sys.optional("certificates")) {
+      readCertificates(diag, *v, sys.pathOf("certificates"), system);
     }
     if (!id) continue;
     system.id = *id;

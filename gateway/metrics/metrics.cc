@@ -38,6 +38,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Name("qaqpa_http_timeouts_total")
                        .Help("Client connections closed because a read or write deadline passed")
                        .Register(*registry_);
+  auto& handshakes = prometheus::BuildCounter()
+                         .Name("qaqpa_tls_handshake_failures_total")
+                         .Help("TLS handshakes that failed, including rejected client certificates")
+                         .Register(*registry_);
   // Buckets from 100 µs to 10 s: gateway overhead is tens of µs, providers take ms to seconds.
   const prometheus::Histogram::BucketBoundaries buckets{
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -56,6 +60,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
     m.connections_rejected = &rejected.Add({{"listener", name}});
     m.bad_requests = &bad.Add({{"listener", name}});
     m.timeouts = &timeouts.Add({{"listener", name}});
+    m.tls_handshake_failures = &handshakes.Add({{"listener", name}});
   }
   auto& up = prometheus::BuildCounter()
                  .Name("qaqpa_upstream_events_total")

@@ -25,9 +25,10 @@ struct ListenerMetrics {
   prometheus::Histogram* duration = nullptr;  // seconds, whole request handling
   prometheus::Gauge* connections_active = nullptr;
   prometheus::Counter* connections_accepted = nullptr;
-  prometheus::Counter* connections_rejected = nullptr;  // over max_connections
-  prometheus::Counter* bad_requests = nullptr;          // malformed / oversize framing
-  prometheus::Counter* timeouts = nullptr;              // read or write deadline passed
+  prometheus::Counter* connections_rejected = nullptr;    // over max_connections
+  prometheus::Counter* bad_requests = nullptr;            // malformed / oversize framing
+  prometheus::Counter* timeouts = nullptr;                // read or write deadline passed
+  prometheus::Counter* tls_handshake_failures = nullptr;  // incl. rejected client certificates
 };
 
 struct UpstreamMetrics {

@@ -37,6 +37,17 @@ struct Envelope {
   std::string query;         // without '?', "" when none
 };
 
+// The client certificate of a mutual-TLS connection, verified by the transport against the
+// listener's trust anchors (chain, validity period, key usage for TLS clients). Owned by the
+// connection; an exchange only points at it.
+struct TlsPeer {
+  bool verified = false;            // a certificate was presented and passed verification
+  std::string fingerprint_sha256;   // lower-case hex of SHA-256 over the DER certificate
+  std::string common_name;          // subject CN
+  std::string organizational_unit;  // subject OU (NCA profile: "BIN<12 digits>")
+  std::string serial_number;        // subject serialNumber (NCA profile: "IIN<12 digits>")
+};
+
 struct Exchange {
   Exchange(std::shared_ptr<const config::Snapshot> snap, config::Zone z, Request&& req)
       : snapshot(std::move(snap)), zone(z), request(std::move(req)) {}
@@ -46,6 +57,7 @@ struct Exchange {
   Request request;
   Response response;
   common::Lang lang = common::Lang::Kk;
+  const TlsPeer* tls_peer = nullptr;  // null on plain-HTTP listeners
   std::chrono::steady_clock::time_point started{};
 
   Envelope envelope;

@@ -1,5 +1,6 @@
 #include "gateway/policy/policy_stage.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,19 @@ Failure deny(StatusCode code, Reason reason, std::string_view param = {}) {
   return Failure{code, reason, std::string{param}, {}};
 }
 
+bool certMatches(const config::System& system, const pipeline::TlsPeer& peer) {
+  for (const std::string& fp : system.cert_fingerprints) {
+    if (fp == peer.fingerprint_sha256) return true;
+  }
+  for (const config::CertSubject& s : system.cert_subjects) {
+    if (!s.common_name.empty() && s.common_name != peer.common_name) continue;
+    if (!s.bin.empty() && peer.organizational_unit != "BIN" + s.bin) continue;
+    if (!s.iin.empty() && peer.serial_number != "IIN" + s.iin) continue;
+    return true;
+  }
+  return false;
+}
+
 // The params below are ids the envelope stage already syntax-checked (system id, service id,
 // purpose code), so echoing them cannot carry markup or internals.
 std::optional<Failure> decide(pipeline::Exchange& ex) {
@@ -40,9 +54,20 @@ std::optional<Failure> decide(pipeline::Exchange& ex) {
   if (client->zone != ex.zone) {
     return deny(StatusCode::AuthFailed, Reason::ClientWrongZone, env.client);
   }
-  // No proof mechanism exists yet (mTLS and request signatures are later issues), so the header
-  // alone is trusted only when the operator explicitly asked for it.
-  if (!ex.snapshot->gateway.demo_trust_client_header) {
+  // Proof: a verified client certificate must map to the claimed system (also in demo mode: a
+  // presented certificate is never ignored). Without one, the header alone is trusted only when
+  // the operator explicitly asked for it.
+  if (ex.tls_peer != nullptr && ex.tls_peer->verified) {
+    if (!certMatches(*client, *ex.tls_peer)) {
+      // Failure path only: tell "someone else's certificate" from "nobody's" for the operator.
+      const bool someone_elses =
+          std::any_of(policy.systems.begin(), policy.systems.end(),
+                      [&](const auto& kv) { return certMatches(kv.second, *ex.tls_peer); });
+      return deny(StatusCode::AuthFailed,
+                  someone_elses ? Reason::ClientCertMismatch : Reason::ClientCertUnknown,
+                  someone_elses ? std::string_view{env.client} : std::string_view{});
+    }
+  } else if (!ex.snapshot->gateway.demo_trust_client_header) {
     return deny(StatusCode::AuthFailed, Reason::ClientNotProven);
   }
   ex.client = client;

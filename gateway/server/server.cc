@@ -31,6 +31,7 @@
 #include "gateway/policy/policy_stage.h"
 #include "gateway/routing/routing_stage.h"
 #include "gateway/transport/session.h"
+#include "gateway/transport/tls.h"
 
 namespace qaqpa::server {
 namespace {
@@ -84,17 +85,17 @@ class Worker final : public transport::RequestHandler {
   Worker(Server::Impl& server, unsigned index);
 
   asio::io_context& context() { return ioc_; }
-  void addListener(ListenerKind kind, tcp::acceptor acceptor);
+  void addListener(ListenerKind kind, tcp::acceptor acceptor,
+                   std::shared_ptr<asio::ssl::context> tls);
   void start();  // spawns accept loops (call before the thread runs)
   void beginDrain(std::function<void()> drained);  // on this worker's thread
   void forceStop() { ioc_.stop(); }
   std::thread& thread() { return thread_; }
 
-  asio::awaitable<pipeline::Response> handle(ListenerKind listener,
-                                             pipeline::Request&& request) override;
+  asio::awaitable<pipeline::Response> handle(ListenerKind listener, pipeline::Request&& request,
+                                             const pipeline::TlsPeer* peer) override;
 
  private:
-  asio::awaitable<pipeline::Response> handleService(config::Zone zone, pipeline::Request&& req);
   pipeline::Response handleAdmin(const pipeline::Request& req);
   pipeline::Response notFound(const pipeline::Request& req, common::Reason reason,
                               common::StatusCode code, std::string param = {});
@@ -146,7 +147,8 @@ Worker::Worker(Server::Impl& server, unsigned index)
         return stages;
       }()) {}
 
-void Worker::addListener(ListenerKind kind, tcp::acceptor acceptor) {
+void Worker::addListener(ListenerKind kind, tcp::acceptor acceptor,
+                         std::shared_ptr<asio::ssl::context> tls) {
   auto snap = server_.snapshot.load();
   auto b = std::make_unique<Bound>(Bound{std::move(acceptor), {}});
   b->cx.listener = kind;
@@ -155,6 +157,7 @@ void Worker::addListener(ListenerKind kind, tcp::acceptor acceptor) {
   b->cx.tracker = &tracker_;
   b->cx.metrics = &server_.metrics.listener(kind);
   b->cx.ids = &ids_;
+  b->cx.tls = std::move(tls);
   listeners_.push_back(std::move(b));
 }
 
@@ -202,7 +205,8 @@ pipeline::Response Worker::notFound(const pipeline::Request& req, common::Reason
 }
 
 asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
-                                                   pipeline::Request&& request) {
+                                                   pipeline::Request&& request,
+                                                   const pipeline::TlsPeer* peer) {
   const auto started = std::chrono::steady_clock::now();
   auto& m = server_.metrics.listener(listener);
   const unsigned version = request.version();
@@ -222,6 +226,7 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
       } else {
         pipeline::Exchange ex(server_.snapshot.load(), *zone, std::move(request));
         ex.started = started;
+        ex.tls_peer = peer;
         ex.lang = common::parseAcceptLanguage(ex.request[bhttp::field::accept_language]);
         co_await chain_.run(ex);
         code = ex.status;
@@ -301,6 +306,15 @@ bool Server::bind(std::string& error) {
           "listener " + std::string(config::listenerName(l.kind)) + ": bad address " + l.address;
       return false;
     }
+    std::shared_ptr<asio::ssl::context> tls;
+    if (l.tls) {
+      std::string tls_error;
+      tls = transport::makeServerTlsContextBlocking(*l.tls, tls_error);
+      if (!tls) {
+        error = "listener " + std::string(config::listenerName(l.kind)) + " tls: " + tls_error;
+        return false;
+      }
+    }
     std::uint16_t port = l.port;
     for (auto& w : impl_->workers) {
       tcp::acceptor acc(w->context());
@@ -322,13 +336,18 @@ bool Server::bind(std::string& error) {
         return false;
       }
       port = acc.local_endpoint().port();  // an ephemeral port is shared by the other workers
-      w->addListener(l.kind, std::move(acc));
+      w->addListener(l.kind, std::move(acc), tls);
     }
     impl_->bound_ports.emplace_back(l.kind, port);
-    common::log(common::LogLevel::Info, "listening",
-                {{"listener", config::listenerName(l.kind)},
-                 {"address", l.address},
-                 {"port", std::to_string(port)}});
+    common::log(
+        common::LogLevel::Info, "listening",
+        {{"listener", config::listenerName(l.kind)},
+         {"address", l.address},
+         {"port", std::to_string(port)},
+         {"tls", !l.tls                                               ? "off"
+                 : l.tls->client_auth == config::ClientAuth::Required ? "mutual"
+                 : l.tls->client_auth == config::ClientAuth::Optional ? "optional-client-cert"
+                                                                      : "on"}});
   }
   return true;
 }

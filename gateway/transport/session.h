@@ -23,15 +23,21 @@
 #include "gateway/metrics/metrics.h"
 #include "gateway/pipeline/exchange.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace qaqpa::transport {
 
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   // Produces the whole response for one request read on `listener`. Runs on the worker thread.
-  // Must not throw; the session sets keep-alive on the result.
+  // `peer` is the connection's verified client certificate (null on plain HTTP); it outlives the
+  // call. Must not throw; the session sets keep-alive on the result.
   virtual boost::asio::awaitable<pipeline::Response> handle(config::ListenerKind listener,
-                                                            pipeline::Request&& request) = 0;
+                                                            pipeline::Request&& request,
+                                                            const pipeline::TlsPeer* peer) = 0;
 };
 
 // Per-worker registry of open sessions, used to drain: idle sessions are closed at once, busy ones
@@ -66,6 +72,7 @@ struct SessionContext {
   SessionTracker* tracker = nullptr;
   metrics::ListenerMetrics* metrics = nullptr;
   common::UuidV7Generator* ids = nullptr;  // the worker's; ids for requests that never parse
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null = plain HTTP
 };
 
 // Accepts on `acceptor` (already bound and listening) until it is closed, spawning a session per

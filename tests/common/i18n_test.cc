@@ -25,6 +25,7 @@ const std::set<Reason> kWithParam = {
     Reason::ClientUnknown,     Reason::ClientWrongZone,
     Reason::ServiceNotExposed, Reason::NoGrant,
     Reason::PurposeNotAllowed, Reason::ServiceUnknown,
+    Reason::ClientCertMismatch,
 };
 
 constexpr std::string_view kMarker = "\x01PARAM\x01";

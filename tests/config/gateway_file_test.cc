@@ -252,19 +252,21 @@ TEST_F(ConfigTest, ListenerKindsAndValuesAreValidated) {
 listeners:
   public: {port: 1}
   state: {address: localhost, port: 8080}
-  external: {port: 70000, tls: true}
+  external: {port: 70000, tcp_fastopen: true}
   admin: {address: 127.0.0.1}
 )");
   auto r = load();
   EXPECT_THAT(r.errors, HasError(gw("listeners.public"), "unknown key 'public'"));
   EXPECT_THAT(r.errors, HasError(gw("listeners.state.address"), "address literal"));
   EXPECT_THAT(r.errors, HasError(gw("listeners.external.port"), "out of range"));
-  EXPECT_THAT(r.errors, HasError(gw("listeners.external.tls"), "unknown key 'tls'"));
+  EXPECT_THAT(r.errors,
+              HasError(gw("listeners.external.tcp_fastopen"), "unknown key 'tcp_fastopen'"));
   EXPECT_THAT(r.errors, HasError(gw("listeners.admin.port"), "required key 'port'"));
 }
 
 TEST_F(ConfigTest, DuplicateListenerAddressesAreErrors) {
   write("qaqpa.yaml", R"(node_id: n
+demo_trust_client_header: true
 listeners:
   state: {address: 127.0.0.1, port: 8080}
   external: {address: 127.0.0.1, port: 8080}
@@ -279,8 +281,60 @@ listeners:
 
 TEST_F(ConfigTest, EphemeralPortsMayRepeat) {
   write("qaqpa.yaml",
-        "node_id: n\nlisteners: {state: {port: 0}, external: {port: 0}, admin: {port: 0}}\n");
+        "node_id: n\nlisteners: {state: {port: 0}, space: {port: 0}, admin: {port: 0}}\n");
   EXPECT_THAT(load().errors, IsEmpty());
+}
+
+TEST_F(ConfigTest, ExternalAndInternationalNeedMutualTlsOutsideDemoMode) {
+  write("qaqpa.yaml",
+        "node_id: n\nlisteners: {state: {port: 0}, external: {port: 0}, international: {port: 0}, "
+        "admin: {port: 0}}\n");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("listeners.external.tls"), "requires mutual TLS"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.international.tls"), "requires mutual TLS"));
+  EXPECT_THAT(r.errors, SizeIs(2));
+  write("qaqpa.yaml",
+        "node_id: n\ndemo_trust_client_header: true\nlisteners: {state: {port: 0}, external: "
+        "{port: 0}, admin: {port: 0}}\n");
+  EXPECT_THAT(load().errors, IsEmpty());
+}
+
+TEST_F(ConfigTest, TlsSettingsAreResolvedAndChecked) {
+  write("cert.pem", "x");
+  write("key.pem", "x");
+  write("ca.pem", "x");
+  write("qaqpa.yaml", R"(node_id: n
+listeners:
+  state: {port: 0, tls: {cert_file: cert.pem, key_file: key.pem}}
+  external: {port: 0, tls: {cert_file: cert.pem, key_file: key.pem, client_ca_file: ca.pem}}
+  international: {port: 0, tls: {cert_file: cert.pem, key_file: key.pem, client_ca_file: ca.pem,
+                                 min_version: "1.3"}}
+  admin: {port: 0}
+)");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const auto& ls = r.snapshot->gateway.listeners;
+  ASSERT_EQ(ls.size(), 4u);
+  ASSERT_TRUE(ls[0].tls);
+  EXPECT_EQ(ls[0].tls->client_auth, ClientAuth::None) << "state: client certificates optional";
+  EXPECT_TRUE(ls[0].tls->cert_file.starts_with("/")) << "resolved to an absolute path";
+  EXPECT_EQ(ls[1].tls->client_auth, ClientAuth::Required) << "external: mutual by default";
+  EXPECT_TRUE(ls[2].tls->tls13_only);
+  EXPECT_FALSE(ls[3].tls);
+
+  write("qaqpa.yaml", R"(node_id: n
+listeners:
+  state: {port: 0, tls: {cert_file: missing.pem, key_file: key.pem, client_auth: sometimes}}
+  external: {port: 0, tls: {cert_file: cert.pem, key_file: key.pem}}
+  international: {port: 0, tls: {cert_file: cert.pem, key_file: key.pem, client_ca_file: ca.pem,
+                                 min_version: "1.1"}}
+  admin: {port: 0}
+)");
+  r = load();
+  EXPECT_THAT(r.errors, HasError(gw("listeners.state.tls.cert_file"), "does not exist"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.state.tls.client_auth"), "expected none"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.external.tls.client_ca_file"), "no client_ca_file"));
+  EXPECT_THAT(r.errors, HasError(gw("listeners.international.tls.min_version"), "1.1"));
 }
 
 TEST_F(ConfigTest, YamlSyntaxErrorsNameFileLineAndColumn) {
