@@ -359,6 +359,11 @@ class Bundle:
         with open(os.path.join(self.dir, rel), "w", encoding="utf-8") as f:
             f.write(miniyaml.dumps(self._doc(rel)))
 
+    def save(self, rel):
+        """Writes back a file edited through _doc(rel)."""
+        with open(os.path.join(self.dir, rel), "w", encoding="utf-8") as f:
+            f.write(miniyaml.dumps(self._doc(rel)))
+
     def gateway_config(self):
         with open(self.gateway_file, encoding="utf-8") as f:
             return miniyaml.loads(f.read())
