@@ -47,6 +47,7 @@ struct TlsSettings {
   std::string client_ca_file;  // PEM trust anchors for client certificates (absolute)
   ClientAuth client_auth = ClientAuth::None;
   bool tls13_only = false;  // min_version "1.3"; default minimum is TLS 1.2
+  bool operator==(const TlsSettings&) const = default;
 };
 
 struct ListenerConfig {
@@ -55,6 +56,7 @@ struct ListenerConfig {
   ListenerKind kind = ListenerKind::State;
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = ephemeral (tests); the bound port is reported via ports_file
+  bool operator==(const ListenerConfig&) const = default;
 };
 
 struct Limits {
@@ -65,6 +67,7 @@ struct Limits {
   Millis write_timeout{10'000};
   std::size_t max_connections = 10'000;  // per process, across all listeners except admin
   std::size_t max_requests_per_connection = 10'000;
+  bool operator==(const Limits&) const = default;
 };
 
 struct UpstreamSettings {
@@ -73,6 +76,7 @@ struct UpstreamSettings {
   std::size_t max_idle_per_host = 64;  // per worker
   std::size_t max_response_body_bytes = 64 * 1024 * 1024;
   Millis idle_keepalive{30'000};  // idle pooled connections older than this are closed
+  bool operator==(const UpstreamSettings&) const = default;
 };
 
 struct GatewayConfig {

@@ -84,6 +84,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Help("Successful policy reloads")
                   .Register(*registry_)
                   .Add({});
+  reload_failures_ = &prometheus::BuildCounter()
+                          .Name("qaqpa_config_reload_failures_total")
+                          .Help("Reloads refused because the new configuration had errors")
+                          .Register(*registry_)
+                          .Add({});
   replay_evictions_ = &prometheus::BuildCounter()
                            .Name("qaqpa_replay_evictions_total")
                            .Help(

@@ -51,6 +51,7 @@ class Metrics {
   UpstreamMetrics& upstream() { return upstream_; }
   prometheus::Gauge* ready() { return ready_; }
   prometheus::Counter* reloads() { return reloads_; }
+  prometheus::Counter* reloadFailures() { return reload_failures_; }
   prometheus::Counter* replayEvictions() { return replay_evictions_; }
 
   // Prometheus text exposition format of everything registered. Thread-safe; takes registry
@@ -63,6 +64,7 @@ class Metrics {
   UpstreamMetrics upstream_;
   prometheus::Gauge* ready_ = nullptr;
   prometheus::Counter* reloads_ = nullptr;
+  prometheus::Counter* reload_failures_ = nullptr;
   prometheus::Counter* replay_evictions_ = nullptr;
 };
 

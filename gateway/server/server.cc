@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -19,8 +20,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "adapters/http/http_upstream_pool.h"
 #include "gateway/common/log.h"
@@ -96,7 +102,8 @@ class Worker final : public transport::RequestHandler {
                                              const pipeline::TlsPeer* peer) override;
 
  private:
-  pipeline::Response handleAdmin(const pipeline::Request& req);
+  asio::awaitable<pipeline::Response> handleAdmin(const pipeline::Request& req);
+  asio::awaitable<pipeline::Response> handleReload(const pipeline::Request& req);
   pipeline::Response notFound(const pipeline::Request& req, common::Reason reason,
                               common::StatusCode code, std::string param = {});
   void finish(pipeline::Response& res, unsigned version, bool head);
@@ -118,6 +125,35 @@ class Worker final : public transport::RequestHandler {
   std::thread thread_;
 };
 
+// What a reload did. `errors` lists every problem of a refused bundle (the old one keeps serving).
+struct ReloadOutcome {
+  bool applied = false;
+  bool changed = false;  // the policy digest differs from the one that was serving
+  std::string policy_digest;
+  std::vector<config::ConfigError> errors;
+};
+
+// Settings bound into listeners, pools and threads at start: a reload may not change them.
+void checkRestartOnly(const config::GatewayConfig& running, const config::GatewayConfig& next,
+                      std::vector<config::ConfigError>& errors) {
+  auto refuse = [&](std::string_view what) {
+    errors.push_back({std::string(what),
+                      "cannot change while the gateway runs; restart it to "
+                      "apply (the running value is kept)"});
+  };
+  if (next.node_id != running.node_id) refuse("node_id");
+  if (next.workers != running.workers) refuse("workers");
+  if (next.listeners != running.listeners) refuse("listeners");
+  if (next.limits != running.limits) refuse("limits");
+  if (next.upstream != running.upstream) refuse("upstream");
+  if (next.replay_window != running.replay_window ||
+      next.replay_max_entries != running.replay_max_entries) {
+    refuse("replay_window / replay_max_entries");
+  }
+  if (next.drain_timeout != running.drain_timeout) refuse("drain_timeout");
+  if (next.ports_file != running.ports_file) refuse("ports_file");
+}
+
 struct Server::Impl {
   explicit Impl(std::shared_ptr<const config::Snapshot> snap)
       : snapshot(snap),
@@ -126,7 +162,40 @@ struct Server::Impl {
 
   std::atomic<std::shared_ptr<const config::Snapshot>> snapshot;
   metrics::Metrics metrics;
-  policy::ReplayWindow replay;  // process-wide, survives reloads
+  policy::ReplayWindow replay;   // process-wide, survives reloads
+  asio::thread_pool control{1};  // reloads: file I/O off the workers, one at a time
+  std::mutex reload_mu;
+
+  // Loads the gateway file the running snapshot came from, validates it whole and swaps it in
+  // atomically, or refuses with every error. Blocking: control thread only.
+  ReloadOutcome reloadBlocking(std::string_view trigger) {
+    std::lock_guard lock(reload_mu);
+    const auto running = snapshot.load();
+    ReloadOutcome out;
+    config::LoadResult r = config::loadSnapshotBlocking(running->source_path);
+    out.errors = std::move(r.errors);
+    if (out.errors.empty()) checkRestartOnly(running->gateway, r.snapshot->gateway, out.errors);
+    if (!out.errors.empty()) {
+      metrics::inc(metrics.reloadFailures());
+      common::log(common::LogLevel::Warn, "reload refused; the running policy keeps serving",
+                  {{"trigger", trigger},
+                   {"errors", std::to_string(out.errors.size())},
+                   {"first", out.errors.front().where + ": " + out.errors.front().message}});
+      out.policy_digest = running->policy_digest;
+      return out;
+    }
+    out.applied = true;
+    out.changed = r.snapshot->policy_digest != running->policy_digest;
+    out.policy_digest = r.snapshot->policy_digest;
+    // Requests in flight keep the snapshot they started with; new ones see this one.
+    snapshot.store(std::move(r.snapshot));
+    metrics::inc(metrics.reloads());
+    common::log(common::LogLevel::Info, "reloaded",
+                {{"trigger", trigger},
+                 {"policy_digest", out.policy_digest},
+                 {"changed", out.changed ? "true" : "false"}});
+    return out;
+  }
   std::atomic<std::size_t> active_connections{0};
   std::atomic<bool> ready{false};
   std::vector<std::unique_ptr<Worker>> workers;
@@ -214,7 +283,7 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
   pipeline::Response res;
   common::StatusCode code = common::StatusCode::Ok;
   if (listener == ListenerKind::Admin) {
-    res = handleAdmin(request);
+    res = co_await handleAdmin(request);
   } else if (auto zone = config::zoneOf(listener)) {
     const std::string_view target = request.target();
     if (target.starts_with("/v1/services/")) {
@@ -249,14 +318,58 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
   co_return res;
 }
 
-pipeline::Response Worker::handleAdmin(const pipeline::Request& req) {
+asio::awaitable<pipeline::Response> Worker::handleReload(const pipeline::Request& req) {
+  const auto worker = co_await asio::this_coro::executor;
+  co_await asio::post(server_.control, asio::use_awaitable);
+  ReloadOutcome out = server_.reloadBlocking("admin");
+  co_await asio::post(worker, asio::use_awaitable);
+
+  boost::json::object body;
+  pipeline::Response res;
+  res.version(req.version());
+  if (out.applied) {
+    res.result(bhttp::status::ok);
+    res.set(bhttp::field::content_type, "application/json");
+    body["reloaded"] = true;
+    body["changed"] = out.changed;
+    body["policyDigest"] = out.policy_digest;
+  } else {
+    // A refused bundle is the operator's input error: a problem with every error listed.
+    res.result(bhttp::status::unprocessable_entity);
+    res.set(bhttp::field::content_type, "application/problem+json");
+    const common::Lang lang = common::parseAcceptLanguage(req[bhttp::field::accept_language]);
+    body["type"] = "urn:qaqpa:status:VALIDATION_FAILED";
+    body["title"] = common::title(common::StatusCode::ValidationFailed, lang);
+    body["status"] = 422;
+    body["code"] = "VALIDATION_FAILED";
+    body["detail"] = "the new configuration was refused; the running one keeps serving";
+    body["policyDigest"] = out.policy_digest;
+    boost::json::array errors;
+    for (const auto& e : out.errors) errors.push_back({{"where", e.where}, {"message", e.message}});
+    body["errors"] = std::move(errors);
+  }
+  res.body() = boost::json::serialize(body);
+  res.prepare_payload();
+  co_return res;
+}
+
+asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request& req) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
   pipeline::Response res;
   res.version(req.version());
+  if (path == "/admin/reload") {
+    if (req.method() == bhttp::verb::post) co_return co_await handleReload(req);
+    auto r = notFound(req, common::Reason::MethodNotAllowed, common::StatusCode::ValidationFailed,
+                      std::string{req.method_string()});
+    r.set(bhttp::field::allow, "POST");
+    co_return r;
+  }
   if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
-    return notFound(req, common::Reason::MethodNotAllowed, common::StatusCode::ValidationFailed,
-                    std::string{req.method_string()});
+    auto r = notFound(req, common::Reason::MethodNotAllowed, common::StatusCode::ValidationFailed,
+                      std::string{req.method_string()});
+    r.set(bhttp::field::allow, "GET, HEAD");
+    co_return r;
   }
   if (path == "/healthz") {
     res.result(bhttp::status::ok);
@@ -275,10 +388,10 @@ pipeline::Response Worker::handleAdmin(const pipeline::Request& req) {
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = server_.metrics.serialize();
   } else {
-    return notFound(req, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
+    co_return notFound(req, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
   }
   res.prepare_payload();
-  return res;
+  co_return res;
 }
 
 Server::Server(std::shared_ptr<const config::Snapshot> snapshot)
@@ -386,7 +499,7 @@ int Server::run() {
   Impl& im = *impl_;
   auto snap = im.snapshot.load();
   asio::io_context main_ioc{1};
-  asio::signal_set signals(main_ioc, SIGINT, SIGTERM);
+  asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer drain_deadline(main_ioc);
   std::atomic<std::size_t> drained{0};
   bool draining = false;
@@ -407,6 +520,11 @@ int Server::run() {
   std::function<void(const boost::system::error_code&, int)> onSignal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
+        if (sig == SIGHUP) {
+          if (!draining) asio::post(im.control, [&im] { im.reloadBlocking("SIGHUP"); });
+          signals.async_wait(onSignal);
+          return;
+        }
         if (draining) {
           common::log(common::LogLevel::Warn, "second signal: stopping now",
                       {{"signal", std::to_string(sig)}});
