@@ -100,6 +100,19 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 
 Metrics::~Metrics() = default;
 
+prometheus::Counter* Metrics::usageCounter(std::string_view client, std::string_view service) {
+  std::lock_guard lock(usage_mu_);
+  if (usage_family_ == nullptr) {
+    usage_family_ = &prometheus::BuildCounter()
+                         .Name("qaqpa_usage_requests_total")
+                         .Help(
+                             "Requests admitted by policy and quota, by client system and "
+                             "service (billing of paid access)")
+                         .Register(*registry_);
+  }
+  return &usage_family_->Add({{"client", std::string(client)}, {"service", std::string(service)}});
+}
+
 std::string Metrics::serialize() const {
   return prometheus::TextSerializer{}.Serialize(registry_->Collect());
 }

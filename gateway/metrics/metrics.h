@@ -5,7 +5,9 @@
 
 #include <array>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 
 #include "gateway/common/status.h"
 #include "gateway/config/config.h"
@@ -15,6 +17,8 @@ class Registry;
 class Counter;
 class Gauge;
 class Histogram;
+template <typename T>
+class Family;
 }  // namespace prometheus
 
 namespace qaqpa::metrics {
@@ -53,6 +57,10 @@ class Metrics {
   prometheus::Counter* reloads() { return reloads_; }
   prometheus::Counter* reloadFailures() { return reload_failures_; }
   prometheus::Counter* replayEvictions() { return replay_evictions_; }
+  // qaqpa_usage_requests_total{client, service} (billing of paid access), registered on first
+  // use. Build time only (takes a mutex and the registry's lock): resolve the handle when a
+  // snapshot is built, then inc() it per request. Returns the same handle for the same pair.
+  prometheus::Counter* usageCounter(std::string_view client, std::string_view service);
 
   // Prometheus text exposition format of everything registered. Thread-safe; takes registry
   // locks, so only for the admin listener.
@@ -66,6 +74,8 @@ class Metrics {
   prometheus::Counter* reloads_ = nullptr;
   prometheus::Counter* reload_failures_ = nullptr;
   prometheus::Counter* replay_evictions_ = nullptr;
+  std::mutex usage_mu_;
+  prometheus::Family<prometheus::Counter>* usage_family_ = nullptr;  // first usageCounter()
 };
 
 // Hot-path helpers so callers need not include prometheus headers.
