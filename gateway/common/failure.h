@@ -24,6 +24,7 @@ enum class Reason : std::uint16_t {
   InvalidServiceId,        // param: the service id as given (already syntax-checked safe chars)
   InvalidPath,             // target not a /v1/services/... path or contains forbidden bytes
   MethodNotAllowed,        // param: method
+  InvalidBody,             // param: the field (JSON pointer-ish) that is missing or wrong
   // Identity (401)
   ClientUnknown,       // param: client system id
   ClientWrongZone,     // param: client system id
@@ -34,6 +35,13 @@ enum class Reason : std::uint16_t {
   ServiceNotExposed,  // param: service id
   NoGrant,            // param: service id
   PurposeNotAllowed,  // param: purpose code
+  GrantNotActive,     // param: service id; outside the grant's validity period or schedule
+  // Consent (403 CONSENT_REQUIRED)
+  ConsentMissing,   // the grant requires consent and Qaqpa-Consent is absent
+  ConsentNotFound,  // no such consent for this subject and client
+  ConsentRevoked,   // the citizen revoked it
+  ConsentExpired,   // its expiry passed
+  ConsentMismatch,  // it does not cover this service or purpose
   // Replay (409)
   MessageReplayed,  // Qaqpa-Message-Id already used by this client inside the window
   // Service (404)
@@ -47,7 +55,8 @@ enum class Reason : std::uint16_t {
   // Gateway (503/500)
   Overloaded,
   ShuttingDown,
-  InternalError,  // keep last: kReasonCount depends on it
+  StoreUnavailable,  // a durable store is not configured, overloaded or failed
+  InternalError,     // keep last: kReasonCount depends on it
 };
 
 inline constexpr int kReasonCount = static_cast<int>(Reason::InternalError) + 1;

@@ -113,6 +113,11 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
     case Reason::MethodNotAllowed:
       return {"METHOD_NOT_ALLOWED",
               {"{} әдісіне рұқсат етілмеген", "Метод {} не разрешён", "Method {} is not allowed"}};
+    case Reason::InvalidBody:
+      return {"INVALID_BODY",
+              {"Сұрау денесінде {} өрісі жоқ немесе қате",
+               "В теле запроса поле {} отсутствует или неверно",
+               "Field {} of the request body is missing or invalid"}};
     case Reason::ClientUnknown:
       return {"CLIENT_UNKNOWN",
               {"{} клиент жүйесі тіркелмеген", "Клиентская система {} не зарегистрирована",
@@ -151,6 +156,37 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
           "PURPOSE_NOT_ALLOWED",
           {"{} мақсатына бұл сервис үшін рұқсат берілмеген",
            "Цель {} не разрешена для этого сервиса", "Purpose {} is not allowed for this service"}};
+    case Reason::GrantNotActive:
+      return {"GRANT_NOT_ACTIVE",
+              {"{} сервисіне рұқсат қазір әрекет етпейді (мерзімі немесе кестесі бойынша)",
+               "Разрешение на сервис {} сейчас не действует (по сроку или расписанию)",
+               "Access to service {} is not in effect now (validity period or schedule)"}};
+    case Reason::ConsentMissing:
+      return {"CONSENT_MISSING",
+              {"Бұл сұрауға деректер субъектісінің келісімі қажет: Qaqpa-Consent тақырыбында "
+               "келісім идентификаторын беріңіз",
+               "Для этого запроса требуется согласие субъекта данных: укажите идентификатор "
+               "согласия в заголовке Qaqpa-Consent",
+               "This request needs the data subject's consent: give the consent id in the "
+               "Qaqpa-Consent header"}};
+    case Reason::ConsentNotFound:
+      return {"CONSENT_NOT_FOUND",
+              {"Осы субъект пен жүйе үшін мұндай келісім табылмады",
+               "Такое согласие для этого субъекта и системы не найдено",
+               "No such consent exists for this subject and system"}};
+    case Reason::ConsentRevoked:
+      return {"CONSENT_REVOKED",
+              {"Деректер субъектісі бұл келісімді қайтарып алды",
+               "Субъект данных отозвал это согласие", "The data subject has revoked this consent"}};
+    case Reason::ConsentExpired:
+      return {"CONSENT_EXPIRED",
+              {"Келісімнің мерзімі өтіп кеткен", "Срок действия согласия истёк",
+               "The consent has expired"}};
+    case Reason::ConsentMismatch:
+      return {"CONSENT_MISMATCH",
+              {"Келісім бұл сервисті немесе мақсатты қамтымайды",
+               "Согласие не распространяется на этот сервис или цель",
+               "The consent does not cover this service or purpose"}};
     case Reason::MessageReplayed:
       return {"MESSAGE_REPLAYED",
               {"Бұл Qaqpa-Message-Id осы жүйеден жақында келіп түскен; жаңа хабарламаға жаңа "
@@ -196,6 +232,11 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Шлюз жұмысын аяқтап жатыр, кейінірек қайталап көріңіз",
                "Шлюз завершает работу, повторите попытку позже",
                "The gateway is shutting down; try again later"}};
+    case Reason::StoreUnavailable:
+      return {"STORE_UNAVAILABLE",
+              {"Деректер қоймасы қазір қолжетімсіз; кейінірек қайталаңыз",
+               "Хранилище данных сейчас недоступно; повторите позже",
+               "The data store is unavailable now; try again later"}};
     case Reason::InternalError:
       return {"INTERNAL_ERROR",
               {"Шлюзде ішкі қате орын алды", "Во шлюзе произошла внутренняя ошибка",

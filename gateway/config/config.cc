@@ -81,6 +81,99 @@ bool Grant::allowsPurpose(std::string_view code) const noexcept {
                      [&](const Purpose* p) { return p->code == code; });
 }
 
+bool Schedule::allows(std::chrono::system_clock::time_point t) const noexcept {
+  if (always()) return true;
+  using namespace std::chrono;
+  const auto local = floor<minutes>(t) + minutes(utc_offset_minutes);
+  const auto day = floor<days>(local);
+  // 1970-01-01 was a Thursday: Monday-based index = (days + 3) mod 7.
+  const long long d = day.time_since_epoch().count();
+  const int weekday = static_cast<int>(((d % 7) + 7 + 3) % 7);
+  if ((weekdays & (1u << weekday)) == 0) return false;
+  const int minute = static_cast<int>((local - day).count());
+  return minute >= start_minute && minute < end_minute;
+}
+
+bool Grant::activeAt(std::chrono::system_clock::time_point t) const noexcept {
+  if (valid_from && t < *valid_from) return false;
+  if (valid_until && t >= *valid_until) return false;
+  return schedule.allows(t);
+}
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+long long daysFromCivil(int y, unsigned m, unsigned d) noexcept {
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return static_cast<long long>(era) * 146097 + static_cast<long long>(doe) - 719468;
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) noexcept {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view s) noexcept {
+  int y, mo, d, h, mi, sec;
+  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) ||
+      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
+    return std::nullopt;
+  }
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+      mi > 59 || sec > 59) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  long long nanos = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    std::size_t n = 0;
+    ++pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (n < 9) nanos = nanos * 10 + (s[pos] - '0');
+      ++n;
+      ++pos;
+    }
+    if (n == 0) return std::nullopt;
+    for (std::size_t i = n; i < 9; ++i) nanos *= 10;
+  }
+  int offset_minutes = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh, om;
+    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_minutes = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size()) return std::nullopt;
+  using namespace std::chrono;
+  const long long secs =
+      daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400LL + h * 3600LL +
+      mi * 60LL + sec - offset_minutes * 60LL;
+  return system_clock::time_point(duration_cast<system_clock::duration>(seconds(secs)) +
+                                  duration_cast<system_clock::duration>(nanoseconds(nanos)));
+}
+
 const System* PolicyBundle::findSystem(std::string_view id) const noexcept {
   auto it = systems.find(id);
   return it == systems.end() ? nullptr : &it->second;

@@ -89,6 +89,7 @@ struct GatewayConfig {
   Millis replay_window{600'000};  // a client's message id may not repeat within this (§2)
   std::size_t replay_max_entries = 1'000'000;  // bound of the process-wide replay record
   std::string policy_dir;  // absolute after load (relative paths resolve against the file)
+  std::string data_dir;    // durable state (consents; later the journal), absolute; "" = none
   std::string ports_file;  // optional: JSON {"state": 8080, ...} written after binding
   bool demo_trust_client_header = false;  // trust Qaqpa-Client without proof (demo only; loud)
   std::string log_level = "info";
@@ -140,13 +141,36 @@ struct Service {
   bool exposedTo(Zone z) const noexcept;
 };
 
+// When a grant may be used, in the provider's local time (Kazakhstan is UTC+5).
+struct Schedule {
+  std::uint8_t weekdays = 0x7f;  // bit 0 = Monday … bit 6 = Sunday
+  int start_minute = 0;          // [start, end) minutes of the local day
+  int end_minute = 24 * 60;
+  int utc_offset_minutes = 5 * 60;
+  bool always() const noexcept {
+    return weekdays == 0x7f && start_minute == 0 && end_minute == 24 * 60;
+  }
+  bool allows(std::chrono::system_clock::time_point t) const noexcept;
+};
+
 struct Grant {
   const System* client = nullptr;
   std::vector<const Service*> services;
   std::vector<const Purpose*> purposes;  // empty only for non-personal services
   std::string legal_basis;               // human-readable, required
   std::string source_file;               // provider file that declared it (for diagnostics)
+  bool requires_consent = false;         // the subject's active consent must be presented
+  double rate_per_second = 0;            // 0 = no rate limit
+  std::uint32_t burst = 0;               // with a rate: requests allowed at once
+  std::uint32_t max_concurrent = 0;      // 0 = no concurrency limit
+  std::optional<std::chrono::system_clock::time_point> valid_from, valid_until;
+  Schedule schedule;
+  // Stable identity across reloads (provider file, client, services): quota state is kept for a
+  // grant whose key and limits did not change.
+  std::string key;
   bool allowsPurpose(std::string_view code) const noexcept;
+  // Within valid_from/valid_until and the schedule.
+  bool activeAt(std::chrono::system_clock::time_point t) const noexcept;
 };
 
 struct PolicyBundle {
@@ -187,6 +211,9 @@ struct LoadResult {
 // Reads qaqpa.yaml and the policy bundle, validates strictly (unknown keys, bad values, dangling
 // references, duplicates are all errors) and resolves references. Blocking (file I/O).
 LoadResult loadSnapshotBlocking(const std::string& gateway_file);
+
+// RFC 3339 date-time with an explicit offset ("2026-01-01T00:00:00Z", "…+05:00").
+std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) noexcept;
 
 // Duration syntax used in the files: "<n>ms", "<n>s", "<n>m" (e.g. "250ms", "10s").
 std::optional<Millis> parseDuration(std::string_view text) noexcept;

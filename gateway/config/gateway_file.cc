@@ -248,10 +248,10 @@ void readUpstream(Diagnostics& diag, const YAML::Node& node, UpstreamSettings& o
 
 bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
                       const std::filesystem::path& base_dir, GatewayConfig& out) {
-  MapReader map(
-      diag, root, "",
-      {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir", "ports_file",
-       "drain_timeout", "replay_window", "replay_max_entries", "listeners", "limits", "upstream"});
+  MapReader map(diag, root, "",
+                {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
+                 "ports_file", "data_dir", "drain_timeout", "replay_window", "replay_max_entries",
+                 "listeners", "limits", "upstream"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {
@@ -318,6 +318,12 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
     // Zero is meaningful here: stop at once without waiting for in-flight requests.
     if (auto d = readDuration(diag, *v, "drain_timeout", Millis{0}, kMaxDuration)) {
       out.drain_timeout = *d;
+    }
+  }
+  if (auto v = map.optional("data_dir")) {
+    if (auto text = readText(diag, *v, "data_dir")) {
+      out.data_dir = (base_dir / *text).lexically_normal().string();
+      while (out.data_dir.size() > 1 && out.data_dir.back() == '/') out.data_dir.pop_back();
     }
   }
   if (auto v = map.optional("replay_window")) {

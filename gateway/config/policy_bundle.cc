@@ -45,6 +45,7 @@ struct RawGrant {
   bool purposes_listed = false;  // key present, even if every entry was bad
   std::string purposes_path;
   std::optional<std::string> legal_basis;
+  Grant terms;  // requires_consent, limits, validity, schedule (already validated)
 };
 
 struct LoadState {
@@ -351,9 +352,124 @@ void loadService(Diagnostics& diag, const YAML::Node& item, const std::string& p
   st.out->services.emplace(*id, std::move(service));
 }
 
+// "HH:MM" → minutes of the day; "24:00" allowed as an end.
+std::optional<int> parseClock(std::string_view s) {
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  auto d = [&](std::size_t i) { return s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : -100; };
+  const int h = d(0) * 10 + d(1), m = d(3) * 10 + d(4);
+  if (h < 0 || m < 0 || m > 59 || h > 24 || (h == 24 && m != 0)) return std::nullopt;
+  return h * 60 + m;
+}
+
+void readSchedule(Diagnostics& diag, const YAML::Node& node, const std::string& path,
+                  Schedule& out) {
+  MapReader map(diag, node, path, {"weekdays", "hours", "utc_offset"});
+  if (!map.isMap()) return;
+  if (auto v = map.optional("weekdays")) {
+    static constexpr std::string_view kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    std::uint8_t mask = 0;
+    readStringList(diag, *v, map.pathOf("weekdays"),
+                   [&](const std::string& day, const YAML::Node& n, const std::string& p) {
+                     for (int i = 0; i < 7; ++i) {
+                       if (day == kDays[i]) {
+                         mask |= static_cast<std::uint8_t>(1u << i);
+                         return;
+                       }
+                     }
+                     diag.error(p, n, "unknown weekday '" + day + "'; use mon, tue, … sun");
+                   });
+    if (mask == 0) diag.error(map.pathOf("weekdays"), *v, "list at least one weekday");
+    out.weekdays = mask;
+  }
+  if (auto v = map.optional("hours")) {
+    if (auto text = readString(diag, *v, map.pathOf("hours"))) {
+      const auto dash = text->find('-');
+      std::optional<int> from, to;
+      if (dash != std::string::npos) {
+        from = parseClock(std::string_view(*text).substr(0, dash));
+        to = parseClock(std::string_view(*text).substr(dash + 1));
+      }
+      if (!from || !to || *from >= *to) {
+        diag.error(map.pathOf("hours"), *v,
+                   "expected \"HH:MM-HH:MM\" with the start before the end (e.g. "
+                   "\"09:00-18:00\"); split a window over midnight into two grants");
+      } else {
+        out.start_minute = *from;
+        out.end_minute = *to;
+      }
+    }
+  }
+  if (auto v = map.optional("utc_offset")) {
+    if (auto text = readString(diag, *v, map.pathOf("utc_offset"))) {
+      std::optional<int> hm;
+      if (text->size() == 6 && ((*text)[0] == '+' || (*text)[0] == '-')) {
+        hm = parseClock(std::string_view(*text).substr(1));
+      }
+      if (!hm || *hm > 14 * 60) {
+        diag.error(map.pathOf("utc_offset"), *v, "expected \"+HH:MM\" or \"-HH:MM\"");
+      } else {
+        out.utc_offset_minutes = (*text)[0] == '-' ? -*hm : *hm;
+      }
+    }
+  }
+}
+
+void readGrantTerms(Diagnostics& diag, MapReader& map, Grant& g) {
+  if (auto v = map.optional("requires_consent")) {
+    if (auto b = readBool(diag, *v, map.pathOf("requires_consent"))) g.requires_consent = *b;
+  }
+  if (auto v = map.optional("rate_limit")) {
+    MapReader rl(diag, *v, map.pathOf("rate_limit"), {"per_second", "per_minute", "burst"});
+    if (rl.isMap()) {
+      const auto ps = rl.optional("per_second");
+      const auto pm = rl.optional("per_minute");
+      if (ps.has_value() == pm.has_value()) {
+        diag.error(rl.path(), *v, "give exactly one of per_second or per_minute");
+      } else if (ps) {
+        if (auto n = readUnsigned(diag, *ps, rl.pathOf("per_second"), 1, 1'000'000)) {
+          g.rate_per_second = static_cast<double>(*n);
+        }
+      } else if (auto n = readUnsigned(diag, *pm, rl.pathOf("per_minute"), 1, 60'000'000)) {
+        g.rate_per_second = static_cast<double>(*n) / 60.0;
+      }
+      g.burst = g.rate_per_second >= 1 ? static_cast<std::uint32_t>(g.rate_per_second) : 1;
+      if (auto b = rl.optional("burst")) {
+        if (auto n = readUnsigned(diag, *b, rl.pathOf("burst"), 1, 1'000'000)) {
+          g.burst = static_cast<std::uint32_t>(*n);
+        }
+      }
+    }
+  }
+  if (auto v = map.optional("max_concurrent")) {
+    if (auto n = readUnsigned(diag, *v, map.pathOf("max_concurrent"), 1, 1'000'000)) {
+      g.max_concurrent = static_cast<std::uint32_t>(*n);
+    }
+  }
+  auto time = [&](std::string_view key, std::optional<std::chrono::system_clock::time_point>& out) {
+    if (auto v = map.optional(key)) {
+      if (auto text = readString(diag, *v, map.pathOf(key))) {
+        out = parseRfc3339(*text);
+        if (!out) {
+          diag.error(map.pathOf(key), *v,
+                     "expected an RFC 3339 time with offset, e.g. \"2026-01-01T00:00:00+05:00\"");
+        }
+      }
+    }
+  };
+  time("valid_from", g.valid_from);
+  time("valid_until", g.valid_until);
+  if (g.valid_from && g.valid_until && *g.valid_from >= *g.valid_until) {
+    diag.error(map.pathOf("valid_until"), *map.optional("valid_until"),
+               "valid_until must be after valid_from");
+  }
+  if (auto v = map.optional("schedule")) readSchedule(diag, *v, map.pathOf("schedule"), g.schedule);
+}
+
 void loadGrant(Diagnostics& diag, const YAML::Node& item, const std::string& path,
                const std::string& provider_id, LoadState& st) {
-  MapReader map(diag, item, path, {"client", "services", "purposes", "legal_basis"});
+  MapReader map(diag, item, path,
+                {"client", "services", "purposes", "legal_basis", "requires_consent", "rate_limit",
+                 "max_concurrent", "valid_from", "valid_until", "schedule"});
   if (!map.isMap()) return;
   RawGrant grant;
   grant.file = diag.file();
@@ -385,6 +501,7 @@ void loadGrant(Diagnostics& diag, const YAML::Node& item, const std::string& pat
   if (auto v = map.required("legal_basis")) {
     grant.legal_basis = readText(diag, *v, map.pathOf("legal_basis"));
   }
+  readGrantTerms(diag, map, grant.terms);
   st.grants.push_back(std::move(grant));
 }
 
@@ -428,7 +545,7 @@ void resolveGrants(LoadState& st) {
   for (RawGrant& raw : st.grants) {
     Diagnostics diag(raw.file, *st.errors);
     const std::size_t errors_before = diag.count();
-    Grant grant;
+    Grant grant = std::move(raw.terms);
     grant.source_file = raw.file;
     if (raw.client) {
       grant.client = out.findSystem(raw.client->value);
@@ -470,7 +587,24 @@ void resolveGrants(LoadState& st) {
                  "service '" + personal->id + "' returns personal data: the grant must list at " +
                      "least one purpose (Digital Code Art. 37 p.3, 64 p.4)");
     }
+    // Digital Code Art. 37 p.3, 64 p.4: personal data reaches a non-state system only with the
+    // subject's consent (the legal basis of a state body does not extend to it).
+    if (personal && grant.client && grant.client->zone == Zone::External &&
+        !grant.requires_consent) {
+      diag.error(raw.path + ".requires_consent", raw.node,
+                 "service '" + personal->id + "' returns personal data to the non-state system '" +
+                     grant.client->id +
+                     "': the grant must set requires_consent: true (Digital Code Art. 37 p.3, "
+                     "64 p.4)");
+    }
     if (raw.legal_basis) grant.legal_basis = *raw.legal_basis;
+    if (grant.client) {
+      std::vector<std::string> ids;
+      for (const Service* s : grant.services) ids.push_back(s->id);
+      std::sort(ids.begin(), ids.end());
+      grant.key = raw.file + "|" + grant.client->id;
+      for (const auto& id : ids) grant.key += "|" + id;
+    }
     if (diag.count() == errors_before && grant.client && raw.legal_basis) {
       out.grants.push_back(std::move(grant));
     }
@@ -479,6 +613,33 @@ void resolveGrants(LoadState& st) {
   for (const Grant& grant : out.grants) {
     for (const Service* service : grant.services) {
       out.grant_index[{grant.client->id, service->id}].push_back(&grant);
+    }
+  }
+  // Grants that overlap on (client, service, purpose) must agree on consent and limits; otherwise
+  // which one applies would depend on declaration order. Different validity periods or schedules
+  // are fine (e.g. a renewal that starts when the old grant ends).
+  for (const auto& [pair, grants] : out.grant_index) {
+    for (std::size_t i = 0; i < grants.size(); ++i) {
+      for (std::size_t j = i + 1; j < grants.size(); ++j) {
+        const Grant& a = *grants[i];
+        const Grant& b = *grants[j];
+        bool shared_purpose = a.purposes.empty() && b.purposes.empty();
+        for (const Purpose* p : a.purposes) shared_purpose |= b.allowsPurpose(p->code);
+        if (!shared_purpose) continue;
+        std::string what;
+        if (a.requires_consent != b.requires_consent)
+          what = "requires_consent";
+        else if (a.rate_per_second != b.rate_per_second || a.burst != b.burst)
+          what = "rate_limit";
+        else if (a.max_concurrent != b.max_concurrent)
+          what = "max_concurrent";
+        if (what.empty()) continue;
+        st.errors->push_back(
+            ConfigError{b.source_file + ": grants",
+                        "grants for client '" + pair.first + "' and service '" + pair.second +
+                            "' overlap on a purpose but disagree on " + what + " (other grant in " +
+                            a.source_file + "); make them agree or split the purposes"});
+      }
     }
   }
 }

@@ -59,6 +59,7 @@ struct Exchange {
   common::Lang lang = common::Lang::Kk;
   const TlsPeer* tls_peer = nullptr;  // null on plain-HTTP listeners
   std::chrono::steady_clock::time_point started{};
+  std::chrono::system_clock::time_point received_at{};  // wall time, for validity and consent
 
   Envelope envelope;
   bool envelope_parsed = false;  // message id known: it is echoed in every response

@@ -38,7 +38,23 @@ bool certMatches(const config::System& system, const pipeline::TlsPeer& peer) {
 
 // The params below are ids the envelope stage already syntax-checked (system id, service id,
 // purpose code), so echoing them cannot carry markup or internals.
-std::optional<Failure> decide(pipeline::Exchange& ex) {
+Reason consentReason(consent::ConsentCheck c) {
+  switch (c) {
+    case consent::ConsentCheck::Revoked:
+      return Reason::ConsentRevoked;
+    case consent::ConsentCheck::Expired:
+      return Reason::ConsentExpired;
+    case consent::ConsentCheck::ServiceNotCovered:
+    case consent::ConsentCheck::PurposeMismatch:
+      return Reason::ConsentMismatch;
+    default:
+      // NotFound, SubjectMismatch, ClientMismatch read the same to the caller: a consent id of
+      // someone else's must reveal nothing about it.
+      return Reason::ConsentNotFound;
+  }
+}
+
+std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStore* consents) {
   if (!ex.snapshot || !ex.envelope_parsed || ex.envelope.client.empty() ||
       ex.envelope.service_id.empty()) {
     Failure f = deny(StatusCode::Internal, Reason::InternalError);
@@ -103,28 +119,58 @@ std::optional<Failure> decide(pipeline::Exchange& ex) {
       return deny(StatusCode::AccessDenied, Reason::PurposeNotAllowed, env.purpose);
     }
   }
+  const config::Grant* chosen = nullptr;
+  bool matched_inactive = false;
   for (const config::Grant* grant : *grants) {
     // The index is trusted to be built right, but a grant is only ever used for its own client.
     if (grant == nullptr || grant->client != client) continue;
     if (purpose != nullptr && !grant->allowsPurpose(purpose->code)) continue;
-    ex.grant = grant;
-    ex.purpose = purpose;
-    return std::nullopt;
+    if (!grant->activeAt(ex.received_at)) {
+      matched_inactive = true;
+      continue;
+    }
+    chosen = grant;
+    break;
   }
-  if (purpose != nullptr) {
-    return deny(StatusCode::AccessDenied, Reason::PurposeNotAllowed, purpose->code);
+  if (chosen == nullptr) {
+    if (matched_inactive)
+      return deny(StatusCode::AccessDenied, Reason::GrantNotActive, service->id);
+    if (purpose != nullptr) {
+      return deny(StatusCode::AccessDenied, Reason::PurposeNotAllowed, purpose->code);
+    }
+    return deny(StatusCode::AccessDenied, Reason::NoGrant, service->id);
   }
-  return deny(StatusCode::AccessDenied, Reason::NoGrant, service->id);
+
+  // 5. Consent, where the owner's grant demands it. No store means no consent can be shown:
+  // fail closed.
+  if (chosen->requires_consent) {
+    if (env.consent_id.empty()) return deny(StatusCode::ConsentRequired, Reason::ConsentMissing);
+    if (!env.subject || consents == nullptr) {
+      return deny(StatusCode::ConsentRequired, Reason::ConsentNotFound);
+    }
+    const consent::ConsentCheck c = consents->check(
+        env.consent_id, *env.subject, client->id, service->id,
+        purpose != nullptr ? std::string_view{purpose->code} : std::string_view{}, ex.received_at);
+    if (c != consent::ConsentCheck::Active) {
+      Failure f = deny(StatusCode::ConsentRequired, consentReason(c));
+      f.internal = std::string(consent::checkName(c));
+      return f;
+    }
+  }
+  ex.grant = chosen;
+  ex.purpose = purpose;
+  return std::nullopt;
 }
 
 class PolicyStage final : public pipeline::Stage {
  public:
-  explicit PolicyStage(ReplayWindow& replay) : replay_(replay) {}
+  explicit PolicyStage(const PolicyContext& cx) : cx_(cx) {}
   const char* name() const noexcept override { return "policy"; }
 
   boost::asio::awaitable<pipeline::StageResult> onRequest(pipeline::Exchange& ex) override {
-    if (std::optional<Failure> f = decide(ex)) co_return pipeline::StageResult::fail(std::move(*f));
-    if (!replay_.firstSeen(ex.client->id, ex.envelope.message_id, ex.started)) {
+    if (std::optional<Failure> f = decide(ex, cx_.consents))
+      co_return pipeline::StageResult::fail(std::move(*f));
+    if (!cx_.replay->firstSeen(ex.client->id, ex.envelope.message_id, ex.started)) {
       ex.grant = nullptr;
       ex.purpose = nullptr;
       co_return pipeline::StageResult::fail(
@@ -134,13 +180,13 @@ class PolicyStage final : public pipeline::Stage {
   }
 
  private:
-  ReplayWindow& replay_;
+  const PolicyContext& cx_;  // read per request: the server opens stores after building stages
 };
 
 }  // namespace
 
-std::unique_ptr<pipeline::Stage> makePolicyStage(ReplayWindow& replay) {
-  return std::make_unique<PolicyStage>(replay);
+std::unique_ptr<pipeline::Stage> makePolicyStage(const PolicyContext& cx) {
+  return std::make_unique<PolicyStage>(cx);
 }
 
 }  // namespace qaqpa::policy

@@ -13,7 +13,11 @@
 //   4. grant      some grant gives the client the service (ACCESS_DENIED/NO_GRANT); when a purpose
 //                 is given it must be in the catalogue and allowed by one of those grants
 //                 (ACCESS_DENIED/PURPOSE_NOT_ALLOWED)
-//   5. replay     the client's message id was not accepted before within the replay window
+//   5. consent    grants with requires_consent need Qaqpa-Consent naming an active consent of
+//                 the subject for this client, service and purpose (CONSENT_REQUIRED/
+//                 CONSENT_MISSING, _NOT_FOUND, _REVOKED, _EXPIRED, _MISMATCH); a grant outside
+//                 its validity period or schedule is ACCESS_DENIED/GRANT_NOT_ACTIVE
+//   6. replay     the client's message id was not accepted before within the replay window
 //                 (DUPLICATE/MESSAGE_REPLAYED). Checked last so that only a proven, allowed
 //                 request consumes its id: nobody can burn another system's ids with denied
 //                 requests, and a client may retry a denied request with the same id.
@@ -27,12 +31,19 @@
 
 #include <memory>
 
+#include "gateway/consent/consent_store.h"
 #include "gateway/pipeline/stage.h"
 #include "gateway/policy/replay_window.h"
 
 namespace qaqpa::policy {
 
-// `replay` is process-wide (shared by every worker's stage) and must outlive the stage.
-std::unique_ptr<pipeline::Stage> makePolicyStage(ReplayWindow& replay);
+// Process-wide services the stage consults. The stage keeps a reference and reads the pointers
+// per request; the context and everything it points to must outlive the stage.
+struct PolicyContext {
+  ReplayWindow* replay = nullptr;                   // required
+  const consent::ConsentStore* consents = nullptr;  // null: consent-requiring grants always deny
+};
+
+std::unique_ptr<pipeline::Stage> makePolicyStage(const PolicyContext& cx);
 
 }  // namespace qaqpa::policy

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -26,10 +27,13 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "adapters/http/http_upstream_pool.h"
 #include "gateway/common/log.h"
+#include "gateway/common/time_source.h"
+#include "gateway/consent/file_consent_store.h"
 #include "gateway/envelope/envelope_stage.h"
 #include "gateway/metrics/metrics.h"
 #include "gateway/pipeline/problem.h"
@@ -69,6 +73,77 @@ class DateCache {
   std::size_t len_ = 0;
 };
 
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
+}
+
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The value of `key` in a query string, percent-decoded ("" when absent or malformed).
+std::string queryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.size() > key.size() && pair.substr(0, key.size()) == key && pair[key.size()] == '=') {
+      const std::string_view raw = pair.substr(key.size() + 1);
+      std::string out;
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] != '%') {
+          out.push_back(raw[i] == '+' ? ' ' : raw[i]);
+          continue;
+        }
+        if (i + 2 >= raw.size()) return {};
+        const int hi = hexDigit(raw[i + 1]);
+        const int lo = hexDigit(raw[i + 2]);
+        if (hi < 0 || lo < 0) return {};
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+      }
+      return out;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+boost::json::object consentJson(const consent::Consent& c,
+                                std::chrono::system_clock::time_point now) {
+  boost::json::object o;
+  o["id"] = c.id;
+  o["subject"] = c.subject.toString();
+  o["client"] = c.client;
+  boost::json::array services;
+  for (const auto& s : c.services) services.emplace_back(s);
+  o["services"] = std::move(services);
+  o["purpose"] = c.purpose;
+  o["grantedAt"] = rfc3339(c.granted_at);
+  o["expires"] = rfc3339(c.expires);
+  if (c.revoked_at) o["revokedAt"] = rfc3339(*c.revoked_at);
+  o["grantedBy"] = c.granted_by;
+  o["state"] = c.revoked_at ? "REVOKED" : now >= c.expires ? "EXPIRED" : "ACTIVE";
+  return o;
+}
+
+pipeline::Response jsonResponse(unsigned version, bhttp::status status,
+                                const boost::json::value& body) {
+  pipeline::Response res{status, version};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = boost::json::serialize(body);
+  res.prepare_payload();
+  return res;
+}
+
 bool isServiceMethod(bhttp::verb v) {
   switch (v) {
     case bhttp::verb::get:
@@ -104,6 +179,10 @@ class Worker final : public transport::RequestHandler {
  private:
   asio::awaitable<pipeline::Response> handleAdmin(const pipeline::Request& req);
   asio::awaitable<pipeline::Response> handleReload(const pipeline::Request& req);
+  asio::awaitable<pipeline::Response> handleConsents(const pipeline::Request& req,
+                                                     std::string_view path, std::string_view query);
+  pipeline::Response problem(const pipeline::Request& req, common::StatusCode code,
+                             common::Reason reason, std::string param = {}, int http = 0);
   pipeline::Response notFound(const pipeline::Request& req, common::Reason reason,
                               common::StatusCode code, std::string param = {});
   void finish(pipeline::Response& res, unsigned version, bool head);
@@ -152,6 +231,7 @@ void checkRestartOnly(const config::GatewayConfig& running, const config::Gatewa
   }
   if (next.drain_timeout != running.drain_timeout) refuse("drain_timeout");
   if (next.ports_file != running.ports_file) refuse("ports_file");
+  if (next.data_dir != running.data_dir) refuse("data_dir");
 }
 
 struct Server::Impl {
@@ -162,7 +242,10 @@ struct Server::Impl {
 
   std::atomic<std::shared_ptr<const config::Snapshot>> snapshot;
   metrics::Metrics metrics;
-  policy::ReplayWindow replay;   // process-wide, survives reloads
+  policy::ReplayWindow replay;  // process-wide, survives reloads
+  common::SystemTimeSource time;
+  std::unique_ptr<consent::FileConsentStore> consents;  // opened by bind() when data_dir is set
+  policy::PolicyContext policy_context{&replay, nullptr};
   asio::thread_pool control{1};  // reloads: file I/O off the workers, one at a time
   std::mutex reload_mu;
 
@@ -211,7 +294,7 @@ Worker::Worker(Server::Impl& server, unsigned index)
       chain_([this] {
         std::vector<std::unique_ptr<pipeline::Stage>> stages;
         stages.push_back(envelope::makeEnvelopeStage());
-        stages.push_back(policy::makePolicyStage(server_.replay));
+        stages.push_back(policy::makePolicyStage(server_.policy_context));
         stages.push_back(routing::makeRoutingStage(pool_));
         return stages;
       }()) {}
@@ -283,7 +366,27 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
   pipeline::Response res;
   common::StatusCode code = common::StatusCode::Ok;
   if (listener == ListenerKind::Admin) {
-    res = co_await handleAdmin(request);
+    // Admin handlers are not stages; a bug there must still answer, not kill the connection.
+    std::exception_ptr error;
+    try {
+      res = co_await handleAdmin(request);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error) {
+      const std::string trace = common::toString(ids_.nextNow());
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      common::log(common::LogLevel::Error, "admin handler failed",
+                  {{"trace", trace}, {"target", request.target()}, {"error", what}});
+      res = problem(request, common::StatusCode::Internal, common::Reason::InternalError, {}, 500);
+      code = common::StatusCode::Internal;
+    }
   } else if (auto zone = config::zoneOf(listener)) {
     const std::string_view target = request.target();
     if (target.starts_with("/v1/services/")) {
@@ -296,6 +399,7 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
         pipeline::Exchange ex(server_.snapshot.load(), *zone, std::move(request));
         ex.started = started;
         ex.tls_peer = peer;
+        ex.received_at = std::chrono::system_clock::now();
         ex.lang = common::parseAcceptLanguage(ex.request[bhttp::field::accept_language]);
         co_await chain_.run(ex);
         code = ex.status;
@@ -320,7 +424,9 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
 
 asio::awaitable<pipeline::Response> Worker::handleReload(const pipeline::Request& req) {
   const auto worker = co_await asio::this_coro::executor;
-  co_await asio::post(server_.control, asio::use_awaitable);
+  // bind_executor: the coroutine itself resumes on the control thread (a plain post to the
+  // control pool would resume it back on this worker and block it).
+  co_await asio::post(asio::bind_executor(server_.control.get_executor(), asio::use_awaitable));
   ReloadOutcome out = server_.reloadBlocking("admin");
   co_await asio::post(worker, asio::use_awaitable);
 
@@ -353,11 +459,127 @@ asio::awaitable<pipeline::Response> Worker::handleReload(const pipeline::Request
   co_return res;
 }
 
+pipeline::Response Worker::problem(const pipeline::Request& req, common::StatusCode code,
+                                   common::Reason reason, std::string param, int http) {
+  common::Failure f{code, reason, std::move(param), {}, http};
+  return pipeline::renderBareProblem(
+      f, common::parseAcceptLanguage(req[bhttp::field::accept_language]), req.version(),
+      common::toString(ids_.nextNow()));
+}
+
+// Operator consent management (issue #3: until the citizen's digital space exists, an operator
+// may record and revoke consents; every change names the operator). The store does its durable
+// write on its own thread; this worker only awaits the result.
+asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Request& req,
+                                                           std::string_view path,
+                                                           std::string_view query) {
+  using common::Reason;
+  using common::StatusCode;
+  consent::ConsentStore* store = server_.consents.get();
+  if (store == nullptr) {
+    co_return problem(req, StatusCode::ProviderUnavailable, Reason::StoreUnavailable, {}, 503);
+  }
+  const auto now = std::chrono::system_clock::now();
+  auto subjectFrom = [](std::string_view text) { return common::parseSubject(text).id; };
+
+  if (path == "/admin/consents" && req.method() == bhttp::verb::get) {
+    auto subject = subjectFrom(queryParam(query, "subject"));
+    if (!subject)
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "subject");
+    boost::json::array list;
+    for (const auto& c : store->listBySubject(*subject)) list.push_back(consentJson(c, now));
+    co_return jsonResponse(req.version(), bhttp::status::ok,
+                           boost::json::object{{"consents", std::move(list)}});
+  }
+  if (path == "/admin/consents" && req.method() == bhttp::verb::post) {
+    boost::system::error_code ec;
+    boost::json::value body = boost::json::parse(req.body(), ec);
+    if (ec || !body.is_object()) {
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "/");
+    }
+    const auto& o = body.as_object();
+    auto str = [&](std::string_view key) -> std::optional<std::string> {
+      const auto* v = o.if_contains(key);
+      if (v == nullptr || !v->is_string()) return std::nullopt;
+      return std::string(v->as_string());
+    };
+    consent::ConsentRequest r;
+    auto subject = str("subject") ? subjectFrom(*str("subject")) : std::nullopt;
+    if (!subject)
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "subject");
+    r.subject = *subject;
+    if (auto c = str("client")) r.client = *c;
+    if (auto p = str("purpose")) r.purpose = *p;
+    if (const auto* s = o.if_contains("services"); s != nullptr && s->is_array()) {
+      for (const auto& item : s->as_array()) {
+        if (!item.is_string()) {
+          co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "services");
+        }
+        r.services.emplace_back(item.as_string());
+      }
+    }
+    auto expires = str("expires") ? config::parseRfc3339(*str("expires")) : std::nullopt;
+    if (!expires)
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "expires");
+    r.expires = *expires;
+    auto op = str("operator");
+    if (!op || op->empty()) {
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "operator");
+    }
+    r.granted_by = "admin:" + *op;
+    consent::GrantResult g = co_await store->grant(std::move(r));
+    switch (g.status) {
+      case consent::GrantStatus::Granted: {
+        auto res =
+            jsonResponse(req.version(), bhttp::status::created, consentJson(*g.consent, now));
+        res.set(bhttp::field::location, "/admin/consents/" + g.consent->id);
+        common::log(common::LogLevel::Info, "consent granted by operator",
+                    {{"consent", g.consent->id}, {"by", g.consent->granted_by}});
+        co_return res;
+      }
+      case consent::GrantStatus::Overloaded:
+      case consent::GrantStatus::StorageFailed:
+        co_return problem(req, StatusCode::ProviderUnavailable, Reason::StoreUnavailable, {}, 503);
+      default:
+        co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody,
+                          std::string(consent::grantStatusName(g.status)));
+    }
+  }
+  if (path.starts_with("/admin/consents/") && req.method() == bhttp::verb::delete_) {
+    const std::string_view id = path.substr(std::string_view("/admin/consents/").size());
+    auto subject = subjectFrom(queryParam(query, "subject"));
+    if (!subject)
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "subject");
+    consent::RevokeResult r = co_await store->revoke(id, *subject);
+    switch (r.status) {
+      case consent::RevokeStatus::Revoked:
+      case consent::RevokeStatus::AlreadyRevoked:
+        common::log(common::LogLevel::Info, "consent revoked by operator", {{"consent", id}});
+        co_return jsonResponse(req.version(), bhttp::status::ok, consentJson(*r.consent, now));
+      case consent::RevokeStatus::NotFound:
+      case consent::RevokeStatus::NotOwner:
+        co_return problem(req, StatusCode::ServiceNotFound, Reason::RouteUnknown, {}, 404);
+      default:
+        co_return problem(req, StatusCode::ProviderUnavailable, Reason::StoreUnavailable, {}, 503);
+    }
+  }
+  auto r = problem(req, StatusCode::ValidationFailed, Reason::MethodNotAllowed,
+                   std::string{req.method_string()}, 405);
+  r.set(bhttp::field::allow, path == "/admin/consents" ? "GET, POST" : "DELETE");
+  co_return r;
+}
+
 asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request& req) {
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
   pipeline::Response res;
   res.version(req.version());
+  if (path == "/admin/consents" || path.starts_with("/admin/consents/")) {
+    // Computed outside the co_await expression: GCC 12 mishandles conditionals inside one.
+    std::string_view query;
+    if (target.size() > path.size()) query = target.substr(path.size() + 1);
+    co_return co_await handleConsents(req, path, query);
+  }
   if (path == "/admin/reload") {
     if (req.method() == bhttp::verb::post) co_return co_await handleReload(req);
     auto r = notFound(req, common::Reason::MethodNotAllowed, common::StatusCode::ValidationFailed,
@@ -407,10 +629,29 @@ Server::~Server() {
     w->forceStop();
     if (w->thread().joinable()) w->thread().join();
   }
+  // The consent writer posts completions to worker io_contexts: join it before they go away.
+  impl_->policy_context.consents = nullptr;
+  impl_->consents.reset();
 }
 
 bool Server::bind(std::string& error) {
   auto snap = impl_->snapshot.load();
+  if (!snap->gateway.data_dir.empty()) {
+    const std::string dir = snap->gateway.data_dir + "/consents";
+    auto opened = consent::FileConsentStore::openBlocking(dir, impl_->time);
+    if (!opened.store) {
+      error = "consent store: " + opened.message;
+      return false;
+    }
+    if (opened.torn_tails_truncated > 0) {
+      common::log(common::LogLevel::Warn, "consent log had a torn tail; truncated",
+                  {{"dir", dir}, {"bytes", std::to_string(opened.torn_tail_bytes)}});
+    }
+    impl_->consents = std::move(opened.store);
+    impl_->policy_context.consents = impl_->consents.get();
+    common::log(common::LogLevel::Info, "consent store open",
+                {{"dir", dir}, {"records", std::to_string(opened.records_replayed)}});
+  }
   for (const config::ListenerConfig& l : snap->gateway.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);

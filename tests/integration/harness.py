@@ -398,6 +398,8 @@ def derive_gateway_config(cfg, policy_dir, overrides):
     else:
         raise AssertionError(f"demo gateway file has no listeners: {cfg!r}")
     section["policy_dir"] = policy_dir
+    # Durable state (consents) lives in the deployment's own temp dir, never the demo's.
+    section["data_dir"] = os.path.join(os.path.dirname(policy_dir), "data")
     section.pop("ports_file", None)
     deep_merge(section, overrides)
     return cfg

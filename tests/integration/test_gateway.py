@@ -173,11 +173,11 @@ class AccessDecisionTest(Base):
         r = self.dep.call("person.byIin", TAX, f"IIN:{CITIZENS[0]}", "SOCIAL_BENEFITS")
         self.assertProblem(r, 403, "ACCESS_DENIED")
 
-    @unittest.skip("consents arrive with issue #3; the demo grant is purpose-bound until then")
     def test_bank_needs_citizen_consent(self):
         r = self.dep.call("person.byIin", BANK, f"IIN:{CITIZENS[0]}", "CREDIT_SCORING",
                           listener="external")
-        self.assertProblem(r, 403, "CONSENT_REQUIRED")
+        body = self.assertProblem(r, 403, "CONSENT_REQUIRED")
+        self.assertEqual(body["reason"], "CONSENT_MISSING")
 
     def test_denied_call_does_not_reach_provider(self):
         population = self.dep.providers["population"]

@@ -85,7 +85,8 @@ class PolicyStageTest : public ::testing::Test {
 
   std::shared_ptr<const config::Snapshot> snapshot_;
   ReplayWindow replay_{std::chrono::minutes(10), 4096};
-  std::unique_ptr<pipeline::Stage> stage_ = makePolicyStage(replay_);
+  PolicyContext context_{&replay_, nullptr};
+  std::unique_ptr<pipeline::Stage> stage_ = makePolicyStage(context_);
   std::optional<Exchange> ex_;
 };
 
@@ -238,7 +239,7 @@ TEST_F(PolicyStageTest, FailsClosedWithoutAnEnvelopeOrSnapshot) {
 
 TEST_F(PolicyStageTest, DenialRendersALocalizedProblemThroughTheChain) {
   std::vector<std::unique_ptr<pipeline::Stage>> stages;
-  stages.push_back(makePolicyStage(replay_));
+  stages.push_back(makePolicyStage(context_));
   pipeline::Chain chain(std::move(stages));
   exchange().envelope.purpose = "UNUSED_PURPOSE";
   ex_->lang = common::Lang::Ru;
