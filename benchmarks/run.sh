@@ -329,6 +329,7 @@ profile_q() {
       >"$WORK/perf-record.log" 2>&1 || true
     wait "$CURRENT_WRK" || true
     CURRENT_WRK=""
+    local rss; rss="$(awk '/^VmRSS/ {print $2}' "/proc/$qpid/status" 2>/dev/null || echo 0)"
     kill -TERM "$qpid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
     perf report -i "$WORK/perf.data" --stdio --no-children --sort dso --percent-limit 0.5 \
@@ -336,7 +337,7 @@ profile_q() {
     perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,sym --percent-limit 0.3 \
       >"$BENCH/out/perf-sym.txt" 2>/dev/null || true
     perf_args=(--perf-dso "$BENCH/out/perf-dso.txt" --perf-sym "$BENCH/out/perf-sym.txt"
-               --perf-wrk "$WORK/perf-wrk.json" --perf-seconds "$secs")
+               --perf-wrk "$WORK/perf-wrk.json" --perf-seconds "$secs" --perf-rss-kib "$rss")
   else
     say "perf cpu-clock sampling unavailable: callgrind only"
   fi
@@ -513,7 +514,8 @@ env_line="BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP BENCH_REPS=$REPS BENCH_C
   for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do echo "skipped=$s"; done
 } >"$OUT/meta.txt"
 cp "$CSV" "$BENCH/out/latest.csv"
-python3 "$LIB/report.py" results --csv "$CSV" --meta "$OUT/meta.txt" --out "$RESULTS"
+python3 "$LIB/report.py" results --csv "$CSV" --meta "$OUT/meta.txt" --out "$RESULTS" --svg "$BENCH/out/rps-per-core.svg"
+cp "$BENCH/out/rps-per-core.svg" "$OUT/rps-per-core.svg"
 say "raw results: ${CSV#"$ROOT"/}; report: ${RESULTS#"$ROOT"/}"
 for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do say "skipped $s"; done
 if [ "$FAILED_ROWS" -gt 0 ]; then

@@ -96,6 +96,46 @@ def summarise(rows):
     return order_conns, order_names, stats
 
 
+def svg_plot(path, conns, names, stats):
+    """Grouped bars: median RPS per CPU-second of each contender, one group per connection count."""
+    colors = {"D": "#9e9e9e", "N": "#2e7d32"}
+    qcolors = ["#1565c0", "#6a1b9a", "#c62828", "#ef6c00"]
+    qi = 0
+    for n in names:
+        if n not in colors:
+            colors[n] = qcolors[qi % len(qcolors)]
+            qi += 1
+    vmax = max([stats[c][n].get("rpc", 0) for c in conns for n in names if n in stats[c]] + [1])
+    W, H, left, bottom, top = 640, 320, 70, 40, 30
+    group_w = (W - left - 20) / max(1, len(conns))
+    bar_w = group_w * 0.8 / max(1, len(names))
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+           'font-size="12">' % (W, H),
+           '<text x="%d" y="18" font-size="14">Median requests per CPU-second of the system under '
+           'test</text>' % left]
+    ph = H - bottom - top
+    for i in range(5):
+        v = vmax * i / 4
+        y = H - bottom - ph * i / 4
+        out.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>' % (left, W - 20, y, y))
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>' % (left - 5, y + 4, fmt_int(v)))
+    for gi, c in enumerate(conns):
+        x0 = left + gi * group_w + group_w * 0.1
+        for ni, n in enumerate(names):
+            v = stats[c].get(n, {}).get("rpc", 0)
+            h = ph * v / vmax
+            x = x0 + ni * bar_w
+            out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s c=%d: '
+                       '%s</title></rect>' % (x, H - bottom - h, bar_w - 2, h, colors[n], n, c, fmt_int(v)))
+            out.append('<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10">%s</text>' % (
+                x + bar_w / 2 - 1, H - bottom - h - 3, n))
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">c = %d</text>' % (
+            left + gi * group_w + group_w / 2, H - bottom + 18, c))
+    out.append("</svg>")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def results(args):
     meta, desc, skipped = read_meta(args.meta)
     rows = load_rows(args.csv)
@@ -192,6 +232,12 @@ def results(args):
         L.append("Upstream nginx CPU (cores, median) while serving each contender: " + ", ".join(ups) +
                  ". CPU 0 also runs wrk, so an upstream near 0.5 core and a contender well below "
                  "1 core mean the load generator side is the limit, not the system under test.")
+        L.append("")
+
+    if args.svg:
+        svg_plot(args.svg, conns, names, stats)
+        L.append("Plot of the RPS/CPU-s medians: `{}` (gitignored, redrawn by every run).".format(
+            os.path.relpath(args.svg, os.path.dirname(os.path.abspath(args.out)))))
         L.append("")
 
     failed = [r for r in rows if r["status"] != "ok"]
@@ -324,8 +370,8 @@ def profile(args):
     L.append("`benchmarks/run.sh --profile` (commit `{}`): Q_L0 under `valgrind --tool=callgrind`, "
              "{} GET requests over {} keep-alive connections from a small python client (wrk cannot "
              "stop at a request count), then SIGTERM. Counts are instructions (Ir), not time: "
-             "syscalls' kernel work is invisible here, so the split between user space and kernel "
-             "comes from the CPU columns above. Total: {} Ir, ≈ {} Ir per request including start-up "
+             "syscalls' kernel work is invisible here; the split between user space and kernel "
+             "is in the perf tables. Total: {} Ir, ≈ {} Ir per request including start-up "
              "and config loading.".format(args.commit, args.requests, args.conns, total,
                                           fmt_int(int(total.replace(",", "")) / args.requests)
                                           if total != "?" else "?"))
@@ -339,8 +385,9 @@ def profile(args):
         L.append("### CPU time by binary (perf, cpu-clock samples)")
         L.append("")
         L.append("`perf record -e cpu-clock -F 1999 -p <qaqpa>` for {} s while `wrk -t1 -c64` drove "
-                 "Q_L0 at full speed{}. Shares of the gateway process's sampled CPU time:".format(
-                     args.perf_seconds, rps))
+                 "Q_L0 at full speed{}. Gateway RSS afterwards: {} MiB. Shares of the gateway "
+                 "process's sampled CPU time:".format(args.perf_seconds, rps,
+                                                      "{:.0f}".format(args.perf_rss_kib / 1024)))
         L.append("")
         L.append("| % time | binary |")
         L.append("|---|---|")
@@ -415,6 +462,7 @@ def main():
     r.add_argument("--csv", required=True)
     r.add_argument("--meta", required=True)
     r.add_argument("--out", required=True)
+    r.add_argument("--svg", default="")
     q = sub.add_parser("profile")
     q.add_argument("--inclusive", required=True)
     q.add_argument("--self", required=True)
@@ -428,6 +476,7 @@ def main():
     q.add_argument("--perf-sym", default="")
     q.add_argument("--perf-wrk", default="")
     q.add_argument("--perf-seconds", default="10")
+    q.add_argument("--perf-rss-kib", type=int, default=0)
     a = p.parse_args()
     return results(a) if a.cmd == "results" else profile(a)
 
