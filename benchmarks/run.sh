@@ -186,7 +186,9 @@ start_nginx() {  # start_nginx NAME TEMPLATE CPU PORT [KEY=VALUE...]; sets NGINX
 # The gateway is copied into the temp dir: a relink by a concurrent build must not swap the
 # binary under a running benchmark.
 QAQPA_SRC_BIN="$QAQPA_BIN"
+QAQPA_BIN_BUILT=missing
 if [ -x "$QAQPA_BIN" ]; then
+  QAQPA_BIN_BUILT="$(date -u -r "$QAQPA_BIN" +%Y-%m-%dT%H:%M:%SZ)"
   cp "$QAQPA_BIN" "$WORK/qaqpa" && QAQPA_BIN="$WORK/qaqpa"
 fi
 
@@ -504,7 +506,7 @@ env_line="BENCH_DURATION=$DURATION BENCH_WARMUP=$WARMUP BENCH_REPS=$REPS BENCH_C
   echo "wrk_version=$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
   echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ]; then echo "dirty=yes"; else echo "dirty=no"; fi
-  echo "qaqpa_bin=$( [ -x "$QAQPA_SRC_BIN" ] && date -u -r "$QAQPA_SRC_BIN" +%Y-%m-%dT%H:%M:%SZ || echo missing)"
+  echo "qaqpa_bin=$QAQPA_BIN_BUILT"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "load_at_start=$LOAD_AT_START"
   echo "load_at_end=$(cat /proc/loadavg)"

@@ -158,8 +158,8 @@ def results(args):
     L.append("| machine | {} — {} CPUs, {} |".format(meta.get("model", "?"), meta.get("cpus", "?"),
                                                    meta.get("kernel", "?")))
     L.append("| commit | `{}`{} |".format(meta.get("commit", "?"), dirty))
-    L.append("| qaqpa binary built | {} |".format(meta.get("qaqpa_bin", "?")))
-    L.append("| date (UTC) | {} |".format(meta.get("date", "?")))
+    L.append("| qaqpa binary built (copied at start) | {} |".format(meta.get("qaqpa_bin", "?")))
+    L.append("| date (UTC, end of run) | {} |".format(meta.get("date", "?")))
     L.append("| tools | nginx {}, {} |".format(meta.get("nginx", "?"), meta.get("wrk_version", "?")))
     L.append("| load average at start / end | {} / {} |".format(
         " ".join(meta.get("load_at_start", "?").split()[:3]),
