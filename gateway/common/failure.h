@@ -42,6 +42,9 @@ enum class Reason : std::uint16_t {
   ConsentRevoked,   // the citizen revoked it
   ConsentExpired,   // its expiry passed
   ConsentMismatch,  // it does not cover this service or purpose
+  // Quota (429 RATE_LIMITED, with Retry-After)
+  RateExceeded,         // the grant's rate limit
+  ConcurrencyExceeded,  // the grant's limit of concurrent requests
   // Replay (409)
   MessageReplayed,  // Qaqpa-Message-Id already used by this client inside the window
   // Service (404)

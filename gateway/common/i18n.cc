@@ -187,6 +187,17 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Келісім бұл сервисті немесе мақсатты қамтымайды",
                "Согласие не распространяется на этот сервис или цель",
                "The consent does not cover this service or purpose"}};
+    case Reason::RateExceeded:
+      return {"RATE_EXCEEDED",
+              {"Рұқсат етілген сұраулар жиілігінен асып кетті; Retry-After уақытынан кейін "
+               "қайталаңыз",
+               "Превышена разрешённая частота запросов; повторите после Retry-After",
+               "The allowed request rate is exceeded; retry after Retry-After"}};
+    case Reason::ConcurrencyExceeded:
+      return {"CONCURRENCY_EXCEEDED",
+              {"Бір мезгілдегі сұраулар саны шектен асты; кейінірек қайталаңыз",
+               "Превышено число одновременных запросов; повторите позже",
+               "Too many concurrent requests; retry later"}};
     case Reason::MessageReplayed:
       return {"MESSAGE_REPLAYED",
               {"Бұл Qaqpa-Message-Id осы жүйеден жақында келіп түскен; жаңа хабарламаға жаңа "

@@ -70,6 +70,12 @@ struct Exchange {
   const config::Grant* grant = nullptr;
   const config::Purpose* purpose = nullptr;
 
+  // Opaque per-stage state: what the policy derived from this snapshot (quotas), and what it holds
+  // until the exchange ends (a concurrency permit). Owned here so its lifetime is the request's.
+  std::shared_ptr<const void> policy_state;
+  std::shared_ptr<void> policy_hold;
+  int retry_after_seconds = 0;  // with RATE_LIMITED: the Retry-After value
+
   // Set when a stage failed; the chain renders it as problem+json.
   std::optional<common::Failure> failure;
   common::StatusCode status = common::StatusCode::Ok;  // final canonical code (Qaqpa-Status)

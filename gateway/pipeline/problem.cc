@@ -61,6 +61,10 @@ void renderProblem(Exchange& ex, const common::Failure& f) {
   const std::string message_id =
       ex.envelope_parsed ? common::toString(ex.envelope.message_id) : std::string{};
   fillProblem(ex.response, f, ex.lang, message_id);
+  if (f.code == common::StatusCode::RateLimited) {
+    ex.response.set(boost::beast::http::field::retry_after,
+                    std::to_string(ex.retry_after_seconds > 0 ? ex.retry_after_seconds : 1));
+  }
   addGatewayHeaders(ex);
 }
 

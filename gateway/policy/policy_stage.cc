@@ -1,5 +1,7 @@
 #include "gateway/policy/policy_stage.h"
 
+#include "gateway/policy/policy_runtime.h"
+
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -170,12 +172,38 @@ class PolicyStage final : public pipeline::Stage {
   boost::asio::awaitable<pipeline::StageResult> onRequest(pipeline::Exchange& ex) override {
     if (std::optional<Failure> f = decide(ex, cx_.consents))
       co_return pipeline::StageResult::fail(std::move(*f));
+    // Quota after the decision and before the replay record, so a refused (429) request does
+    // not use up its message id: clients retry rate-limited calls with the same id.
+    const auto* rt = static_cast<const PolicyRuntime*>(ex.policy_state.get());
+    const bool limited = ex.grant->rate_per_second > 0 || ex.grant->max_concurrent > 0;
+    if (limited) {
+      const std::shared_ptr<GrantQuota>* quota = rt != nullptr ? rt->quotaOf(ex.grant) : nullptr;
+      if (quota == nullptr) {
+        // Fail closed: a limited grant without its quota state would be unlimited.
+        ex.grant = nullptr;
+        ex.purpose = nullptr;
+        co_return pipeline::StageResult::fail(Failure{
+            StatusCode::Internal, Reason::InternalError, {}, "limited grant without quota state"});
+      }
+      QuotaTicket ticket = admit(*quota, ex.started);
+      if (!ticket.allowed()) {
+        ex.retry_after_seconds = static_cast<int>(ticket.retryAfterSeconds());
+        const Reason reason = ticket.verdict == QuotaVerdict::ConcurrencyExceeded
+                                  ? Reason::ConcurrencyExceeded
+                                  : Reason::RateExceeded;
+        ex.grant = nullptr;
+        ex.purpose = nullptr;
+        co_return pipeline::StageResult::fail(Failure{StatusCode::RateLimited, reason, {}, {}});
+      }
+      if (ticket.permit) ex.policy_hold = std::make_shared<QuotaTicket>(std::move(ticket));
+    }
     if (!cx_.replay->firstSeen(ex.client->id, ex.envelope.message_id, ex.started)) {
       ex.grant = nullptr;
       ex.purpose = nullptr;
       co_return pipeline::StageResult::fail(
           Failure{StatusCode::Duplicate, Reason::MessageReplayed, {}, {}});
     }
+    if (rt != nullptr) rt->usage.count(ex.client, ex.service);
     co_return pipeline::StageResult::next();
   }
 

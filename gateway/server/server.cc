@@ -38,6 +38,7 @@
 #include "gateway/metrics/metrics.h"
 #include "gateway/pipeline/problem.h"
 #include "gateway/pipeline/stage.h"
+#include "gateway/policy/policy_runtime.h"
 #include "gateway/policy/policy_stage.h"
 #include "gateway/routing/routing_stage.h"
 #include "gateway/transport/session.h"
@@ -238,11 +239,16 @@ struct Server::Impl {
   explicit Impl(std::shared_ptr<const config::Snapshot> snap)
       : snapshot(snap),
         replay(snap->gateway.replay_window, snap->gateway.replay_max_entries,
-               metrics.replayEvictions()) {}
+               metrics.replayEvictions()),
+        runtime(policy::buildPolicyRuntime(snap, quotas, metrics)) {}
 
+  // The serving snapshot, and the policy state derived from it (runtime->snapshot is the same
+  // object). Requests load `runtime` once and use its snapshot, so the two always match.
   std::atomic<std::shared_ptr<const config::Snapshot>> snapshot;
   metrics::Metrics metrics;
-  policy::ReplayWindow replay;  // process-wide, survives reloads
+  policy::ReplayWindow replay;   // process-wide, survives reloads
+  policy::QuotaRegistry quotas;  // process-wide: buckets survive reloads of unchanged grants
+  std::atomic<std::shared_ptr<const policy::PolicyRuntime>> runtime;
   common::SystemTimeSource time;
   std::unique_ptr<consent::FileConsentStore> consents;  // opened by bind() when data_dir is set
   policy::PolicyContext policy_context{&replay, nullptr};
@@ -271,6 +277,7 @@ struct Server::Impl {
     out.changed = r.snapshot->policy_digest != running->policy_digest;
     out.policy_digest = r.snapshot->policy_digest;
     // Requests in flight keep the snapshot they started with; new ones see this one.
+    runtime.store(policy::buildPolicyRuntime(r.snapshot, quotas, metrics));
     snapshot.store(std::move(r.snapshot));
     metrics::inc(metrics.reloads());
     common::log(common::LogLevel::Info, "reloaded",
@@ -396,7 +403,9 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
         res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
         code = common::StatusCode::ValidationFailed;
       } else {
-        pipeline::Exchange ex(server_.snapshot.load(), *zone, std::move(request));
+        auto runtime = server_.runtime.load();
+        pipeline::Exchange ex(runtime->snapshot, *zone, std::move(request));
+        ex.policy_state = std::move(runtime);
         ex.started = started;
         ex.tls_peer = peer;
         ex.received_at = std::chrono::system_clock::now();
