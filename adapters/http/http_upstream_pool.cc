@@ -11,11 +11,13 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+
+#include "gateway/pipeline/wire.h"
 
 namespace qaqpa::adapters::http {
 namespace {
@@ -33,6 +35,7 @@ struct Connection {
   explicit Connection(asio::any_io_executor ex) : stream(ex) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
+  std::string head;  // serialized request head, reused for every request on this connection
   std::chrono::steady_clock::time_point idle_since{};
 };
 
@@ -185,7 +188,10 @@ asio::awaitable<routing::UpstreamResult> HttpUpstreamPool::send(const config::Up
     }
 
     conn->stream.expires_at(deadline);
-    auto [wec, written] = co_await bhttp::async_write(conn->stream, request, kNoThrow);
+    pipeline::serializeHead(request, conn->head);
+    const std::array<asio::const_buffer, 2> out{asio::buffer(conn->head),
+                                                asio::buffer(request.body())};
+    auto [wec, written] = co_await asio::async_write(conn->stream, out, kNoThrow);
     (void)written;
     if (wec) {
       if (wec == beast::error::timeout) {

@@ -24,6 +24,7 @@
 #include "gateway/common/i18n.h"
 #include "gateway/common/log.h"
 #include "gateway/pipeline/problem.h"
+#include "gateway/pipeline/wire.h"
 
 namespace qaqpa::transport {
 namespace {
@@ -124,11 +125,23 @@ asio::awaitable<void> closeStream(TlsStream& stream, bool /*linger*/) {
   beast::get_lowest_layer(stream).socket().close(ec);
 }
 
+// Writes a response as one gather write: the serialized head (reused buffer) and the body.
+template <class Stream>
+asio::awaitable<std::tuple<beast::error_code, std::size_t>> writeResponse(Stream& stream,
+                                                                          pipeline::Response& res,
+                                                                          std::string& head) {
+  pipeline::serializeHead(res, head);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(res.body())};
+  co_return co_await asio::async_write(stream, buffers, kNoThrow);
+}
+
 template <class Stream>
 asio::awaitable<void> serveHttp(Stream& stream, SessionContext& cx, SessionTracker::Handle handle,
                                 const pipeline::TlsPeer* peer) {
   auto& timer = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
+  std::string head;
+  head.reserve(1024);
   const config::Limits& limits = cx.limits;
   bool linger = false;
 
@@ -188,7 +201,7 @@ asio::awaitable<void> serveHttp(Stream& stream, SessionContext& cx, SessionTrack
       res.keep_alive(false);
       metrics::inc(cx.metrics->requests[static_cast<int>(f->code)]);
       timer.expires_after(limits.write_timeout);
-      co_await bhttp::async_write(stream, res, kNoThrow);
+      co_await writeResponse(stream, res, head);
       linger = true;
       break;
     }
@@ -199,7 +212,7 @@ asio::awaitable<void> serveHttp(Stream& stream, SessionContext& cx, SessionTrack
         client_keep_alive && !cx.tracker->draining() && n + 1 < limits.max_requests_per_connection;
     res.keep_alive(keep);
     timer.expires_after(limits.write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream, res, kNoThrow);
+    auto [wec, wn] = co_await writeResponse(stream, res, head);
     if (wec) {
       if (wec == beast::error::timeout) metrics::inc(cx.metrics->timeouts);
       break;
