@@ -145,15 +145,13 @@ class RoutingStage final : public pipeline::Stage {
                   {},
                   "provider status " + std::to_string(pr.result_int())});
     }
-    pipeline::Response& res = ex.response;
-    res.result(pr.result_int());
-    res.version(ex.request.version());
-    for (const auto& field : pr) {
-      const std::string_view name = field.name_string();
-      if (forwardResponseHeader(name)) res.insert(name, field.value());
+    // Filter the provider's message in place and move it: no per-field copy.
+    for (auto it = pr.begin(); it != pr.end();) {
+      it = forwardResponseHeader(it->name_string()) ? std::next(it) : pr.erase(it);
     }
-    res.body() = std::move(pr.body());
-    res.prepare_payload();
+    pr.version(ex.request.version());
+    ex.response = std::move(pr);
+    ex.response.prepare_payload();
     ex.status = StatusCode::Ok;
     co_return pipeline::StageResult::respond();
   }
