@@ -3,15 +3,21 @@
 
   helpers.py free-port                      print a free TCP port on 127.0.0.1
   helpers.py port-of FILE KEY               print KEY from a JSON ports file ({"state": 8080, ...})
-  helpers.py probe PORT PATH CLIENT [TRIES] GET once (retrying while refused); exit 0 on 200,
-                                            else print status/body to stderr and exit 1
+  helpers.py probe PORT PATH CLIENT [TRIES] [--tls] [--message-id] [-H 'Name: value']...
+                                            GET once (retrying while refused); exit 0 on 200,
+                                            else print status/body to stderr and exit 1.
+                                            --tls: https without certificate verification (the
+                                            bench certificate is self-signed); --message-id: a
+                                            fresh Qaqpa-Message-Id (UUIDv4) per attempt
   helpers.py wrk-field FILE KEY             print one field of the JSON request.lua wrote
 """
 import http.client
 import json
 import socket
+import ssl
 import sys
 import time
+import uuid
 
 
 def free_port():
@@ -26,12 +32,26 @@ def port_of(path, key):
         print(json.load(f)[key])
 
 
-def probe(port, path, client, tries=50):
+def probe(port, path, client, tries=50, tls=False, message_id=False, extra=()):
     last = "no attempt"
+    ctx = None
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     for _ in range(int(tries)):
         try:
-            c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
-            c.request("GET", path, headers={"Qaqpa-Client": client, "Accept": "application/json"})
+            if tls:
+                c = http.client.HTTPSConnection("127.0.0.1", int(port), timeout=5, context=ctx)
+            else:
+                c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+            headers = {"Qaqpa-Client": client, "Accept": "application/json"}
+            for h in extra:
+                k, v = h.split(":", 1)
+                headers[k.strip()] = v.strip()
+            if message_id:
+                headers["Qaqpa-Message-Id"] = str(uuid.uuid4())
+            c.request("GET", path, headers=headers)
             r = c.getresponse()
             body = r.read()
             c.close()
@@ -47,6 +67,24 @@ def probe(port, path, client, tries=50):
     return 1
 
 
+def probe_args(args):
+    pos, tls, mid, extra = [], False, False, []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--tls":
+            tls = True
+        elif a == "--message-id":
+            mid = True
+        elif a == "-H":
+            i += 1
+            extra.append(args[i])
+        else:
+            pos.append(a)
+        i += 1
+    return probe(*pos, tls=tls, message_id=mid, extra=extra)
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "free-port":
@@ -54,7 +92,7 @@ def main(argv):
     elif cmd == "port-of":
         port_of(argv[2], argv[3])
     elif cmd == "probe":
-        return probe(*argv[2:])
+        return probe_args(argv[2:])
     elif cmd == "wrk-field":
         with open(argv[2]) as f:
             print(json.load(f)[argv[3]])

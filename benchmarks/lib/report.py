@@ -173,6 +173,11 @@ def results(args):
     L.append(meta.get("cmdline", "benchmarks/run.sh"))
     L.append("# each measurement (after a warm-up run of the same command with the warm-up duration):")
     L.append(meta.get("wrk", ""))
+    if meta.get("wrk_personal"):
+        L.append("# levels L1 and up (a fresh Qaqpa-Message-Id UUIDv4 per request from request.lua):")
+        L.append(meta["wrk_personal"])
+    if meta.get("wrk_tls"):
+        L.append("# " + meta["wrk_tls"])
     L.append("```")
     L.append("")
     L.append("Contenders:")
@@ -191,18 +196,30 @@ def results(args):
     else:
         L.append("| ratio | " + " | ".join("c={}".format(c) for c in conns) + " |")
         L.append("|---|" + "---|" * len(conns))
+        def ratio_rows(a_name, b_name, label=None):
+            per_core, raw = [], []
+            for c in conns:
+                a, b = stats[c].get(a_name, {}), stats[c].get(b_name, {})
+                per_core.append(fmt_ratio(a.get("rpc"), b.get("rpc")))
+                raw.append(fmt_ratio(a.get("rps"), b.get("rps")))
+            L.append("| **{} / {} per core** (RPS per CPU-second){} | ".format(
+                a_name, b_name, label or "") + " | ".join(per_core) + " |")
+            L.append("| {} / {} raw RPS | ".format(a_name, b_name) + " | ".join(raw) + " |")
+
+        # The ladder: what each level costs against L0, and what TLS costs each proxy.
+        if "Q_L0" in names:
+            for q in qs:
+                if q != "Q_L0" and not q.endswith("+TLS"):
+                    ratio_rows(q, "Q_L0", " — feature cost")
+        for n in names:
+            if n.endswith("+TLS") and n[:-4] in names:
+                ratio_rows(n, n[:-4], " — TLS cost")
         for q in qs:
-            for ref in ("N", "D"):
+            refs = ("N+TLS", "N", "D") if q.endswith("+TLS") else ("N", "D")
+            for ref in refs:
                 if ref not in names:
                     continue
-                per_core, raw = [], []
-                for c in conns:
-                    a, b = stats[c].get(q, {}), stats[c].get(ref, {})
-                    per_core.append(fmt_ratio(a.get("rpc"), b.get("rpc")))
-                    raw.append(fmt_ratio(a.get("rps"), b.get("rps")))
-                L.append("| **{} / {} per core** (RPS per CPU-second) | ".format(q, ref) +
-                         " | ".join(per_core) + " |")
-                L.append("| {} / {} raw RPS | ".format(q, ref) + " | ".join(raw) + " |")
+                ratio_rows(q, ref)
     L.append("")
 
     for c in conns:
