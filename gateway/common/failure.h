@@ -26,11 +26,25 @@ enum class Reason : std::uint16_t {
   MethodNotAllowed,        // param: method
   InvalidBody,             // param: the field (JSON pointer-ish) that is missing or wrong
   // Identity (401)
-  ClientUnknown,       // param: client system id
-  ClientWrongZone,     // param: client system id
-  ClientNotProven,     // no mTLS/signature proof and demo trust is off
-  ClientCertMismatch,  // param: client id; the TLS certificate belongs to another system
-  ClientCertUnknown,   // the TLS certificate is valid but mapped to no registered system
+  ClientUnknown,         // param: client system id
+  ClientWrongZone,       // param: client system id
+  ClientNotProven,       // no mTLS/signature proof and demo trust is off
+  ClientCertMismatch,    // param: client id; the TLS certificate belongs to another system
+  ClientCertUnknown,     // the TLS certificate is valid but mapped to no registered system
+  SignatureKeyMismatch,  // param: client id; the signature's keyid belongs to another system
+  // Request signature (401 SIGNATURE_INVALID; PROTOCOL.md §2)
+  SignatureMissing,           // no Signature-Input/Signature and the registration requires one
+  SignatureMalformed,         // unparseable, created/keyid/alg absent, a covered component is
+                              // unsupported or not in the request
+  SignatureKeyUnknown,        // keyid is not a key registered to the client
+  SignatureAlgUnsupported,    // alg is not ed25519 / ecdsa-p256-sha256
+  SignatureAlgMismatch,       // alg differs from the registered key's algorithm
+  SignatureStale,             // created more than 300 s in the past
+  SignatureFromFuture,        // created more than 300 s in the future
+  SignatureExpired,           // its expires parameter has passed
+  SignatureComponentMissing,  // param: a component the protocol requires that is not covered
+  SignatureDigestMismatch,    // Content-Digest missing, malformed or not matching the body
+  SignatureNotVerified,       // the signature does not verify with the key
   // Access (403)
   ServiceNotExposed,  // param: service id
   NoGrant,            // param: service id

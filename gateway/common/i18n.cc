@@ -142,6 +142,72 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Клиенттің TLS сертификаты тіркелген ешбір жүйеге байланыстырылмаған",
                "TLS-сертификат клиента не сопоставлен ни одной зарегистрированной системе",
                "The client's TLS certificate is not mapped to any registered system"}};
+    case Reason::SignatureKeyMismatch:
+      return {"SIGNATURE_KEY_MISMATCH",
+              {"Сұрау қолтаңбасының кілті {} жүйесіне тиесілі емес",
+               "Ключ подписи запроса не принадлежит системе {}",
+               "The request signature's key does not belong to system {}"}};
+    case Reason::SignatureMissing:
+      return {"SIGNATURE_MISSING",
+              {"Бұл жүйенің сұраулары қол қойылуы тиіс: Signature-Input, Signature және "
+               "Content-Digest тақырыптарын беріңіз",
+               "Запросы этой системы должны быть подписаны: укажите заголовки Signature-Input, "
+               "Signature и Content-Digest",
+               "Requests of this system must be signed: send Signature-Input, Signature and "
+               "Content-Digest"}};
+    case Reason::SignatureMalformed:
+      return {"SIGNATURE_MALFORMED",
+              {"Signature-Input немесе Signature тақырыбы қате: created, keyid, alg параметрлері "
+               "және сұрауда бар компоненттер қажет",
+               "Заголовок Signature-Input или Signature некорректен: нужны параметры created, "
+               "keyid, alg и компоненты, присутствующие в запросе",
+               "Signature-Input or Signature is malformed: created, keyid and alg are required "
+               "and every covered component must be present in the request"}};
+    case Reason::SignatureKeyUnknown:
+      return {"SIGNATURE_KEY_UNKNOWN",
+              {"Қолтаңба кілті (keyid) бұл клиент жүйесі үшін тіркелмеген",
+               "Ключ подписи (keyid) не зарегистрирован для этой клиентской системы",
+               "The signature key (keyid) is not registered for this client system"}};
+    case Reason::SignatureAlgUnsupported:
+      return {"SIGNATURE_ALG_UNSUPPORTED",
+              {"Қолтаңба алгоритміне қолдау көрсетілмейді; ed25519 немесе ecdsa-p256-sha256 "
+               "пайдаланыңыз",
+               "Алгоритм подписи не поддерживается; используйте ed25519 или ecdsa-p256-sha256",
+               "The signature algorithm is not supported; use ed25519 or ecdsa-p256-sha256"}};
+    case Reason::SignatureAlgMismatch:
+      return {"SIGNATURE_ALG_MISMATCH",
+              {"Қолтаңбаның alg параметрі тіркелген кілттің алгоритміне сәйкес келмейді",
+               "Параметр alg подписи не соответствует алгоритму зарегистрированного ключа",
+               "The signature's alg does not match the registered key's algorithm"}};
+    case Reason::SignatureStale:
+      return {"SIGNATURE_STALE",
+              {"Қолтаңба тым ерте жасалған: created уақыты 300 секундтан ескі",
+               "Подпись создана слишком давно: время created старше 300 секунд",
+               "The signature is too old: created is more than 300 seconds in the past"}};
+    case Reason::SignatureFromFuture:
+      return {"SIGNATURE_FROM_FUTURE",
+              {"Қолтаңбаның created уақыты 300 секундтан көп алда; сағатты тексеріңіз",
+               "Время created подписи опережает более чем на 300 секунд; проверьте часы",
+               "The signature's created time is more than 300 seconds ahead; check the clock"}};
+    case Reason::SignatureExpired:
+      return {"SIGNATURE_EXPIRED",
+              {"Қолтаңбаның мерзімі (expires) өтіп кеткен", "Срок действия подписи (expires) истёк",
+               "The signature has expired (expires)"}};
+    case Reason::SignatureComponentMissing:
+      return {"SIGNATURE_COMPONENT_MISSING",
+              {"Қолтаңба міндетті {} компонентін қамтымайды",
+               "Подпись не охватывает обязательный компонент {}",
+               "The signature does not cover the required component {}"}};
+    case Reason::SignatureDigestMismatch:
+      return {"SIGNATURE_DIGEST_MISMATCH",
+              {"Content-Digest тақырыбы жоқ, қате немесе сұрау денесіне сәйкес келмейді",
+               "Заголовок Content-Digest отсутствует, некорректен или не совпадает с телом запроса",
+               "Content-Digest is missing, malformed or does not match the request body"}};
+    case Reason::SignatureNotVerified:
+      return {"SIGNATURE_NOT_VERIFIED",
+              {"Сұрау қолтаңбасы тіркелген кілтпен расталмады",
+               "Подпись запроса не подтверждается зарегистрированным ключом",
+               "The request signature does not verify with the registered key"}};
     case Reason::ServiceNotExposed:
       return {"SERVICE_NOT_EXPOSED",
               {"{} сервисі бұл аймақта қолжетімсіз", "Сервис {} недоступен в этой зоне",

@@ -112,6 +112,16 @@ struct CertSubject {
   std::string iin;  // 12 digits (matched against SERIALNUMBER=IIN…)
 };
 
+// A public key the system signs requests with (RFC 9421, PROTOCOL.md §2). The loader has already
+// checked that `pem` parses as an SPKI key of `alg`'s type; the policy runtime turns it into a
+// signing::PublicKey (config stays below the signing layer).
+struct SignatureKey {
+  std::string keyid;  // the Signature-Input `keyid`; unique across the bundle
+  std::string alg;    // RFC 9421 name: "ed25519" or "ecdsa-p256-sha256"
+  std::string pem;    // SubjectPublicKeyInfo PEM ("BEGIN PUBLIC KEY"), the file's bytes
+  std::string file;   // public_key_file as written, relative to the bundle directory
+};
+
 struct System {
   std::string id;  // CC/CLASS/MEMBER/SYSTEM
   Zone zone = Zone::State;
@@ -120,6 +130,10 @@ struct System {
   // certificate (lower-case hex, no separators) or by subject.
   std::vector<std::string> cert_fingerprints;
   std::vector<CertSubject> cert_subjects;
+  // Keys whose request signatures prove this system's identity.
+  std::vector<SignatureKey> signature_keys;
+  // Every request must carry a valid signature (always true for the international zone).
+  bool require_signature = false;
 };
 
 struct Upstream {
@@ -194,6 +208,7 @@ struct Snapshot {
   PolicyBundle policy;
   std::string source_path;    // the qaqpa.yaml it came from
   std::string policy_digest;  // sha-256 hex over the bundle files' names and bytes, sorted
+                              // (signature key files included)
 };
 
 // One problem found while loading: where (file and YAML path, e.g. "providers/tax.yaml:

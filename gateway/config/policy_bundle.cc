@@ -1,6 +1,12 @@
 // The policy bundle: registered systems, purpose codes and one file per provider with its
 // services and the grants it gives (Digital Code Art. 24 p.3.1, 28: the owner of a resource sets
 // the access conditions, so a provider file may only speak about its own services).
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
@@ -51,6 +57,10 @@ struct RawGrant {
 struct LoadState {
   PolicyBundle* out = nullptr;
   std::vector<ConfigError>* errors = nullptr;
+  fs::path dir;                                                    // the bundle directory
+  std::map<std::string, std::string, std::less<>> key_files;       // public_key_file -> bytes
+  std::map<std::string, std::string, std::less<>> keyid_owner;     // keyid -> system id
+  std::map<std::string, std::string, std::less<>> key_der_owner;   // SPKI DER -> "system keyid"
   std::map<std::string, std::string, std::less<>> provider_files;  // provider id -> file
   std::map<std::string, std::string, std::less<>> service_files;   // service id -> file
   std::map<std::string, std::string, std::less<>> service_owner;   // service id -> provider id
@@ -194,6 +204,180 @@ void readCertificates(Diagnostics& diag, const YAML::Node& node, const std::stri
   }
 }
 
+constexpr std::size_t kMaxKeyFileBytes = 64 * 1024;
+
+// A keyid travels as an RFC 8941 string in Signature-Input: printable ASCII. Quotes, backslashes
+// and spaces are refused too, so that a keyid is always written the same way.
+bool isValidKeyid(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c > ' ' && c <= '~' && c != '"' && c != '\\'; });
+}
+
+// Relative to the bundle directory and staying inside it: the key files belong to the bundle
+// (they are part of its digest and are reviewed with it).
+bool isInsideBundle(std::string_view rel) {
+  if (rel.empty() || rel.find('\\') != std::string_view::npos) return false;
+  const fs::path p(rel);
+  if (p.is_absolute() || p.has_root_name() || p.has_root_directory()) return false;
+  return std::none_of(p.begin(), p.end(), [](const fs::path& part) { return part == ".."; });
+}
+
+struct BioFree {
+  void operator()(BIO* b) const noexcept { BIO_free(b); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
+};
+
+// The RFC 9421 algorithm name of an SPKI PEM public key (Ed25519 or EC P-256) and the key's DER
+// encoding (to spot one key registered twice), or nullopt with `error` set. The same test
+// signing::PublicKey::fromPem applies when the policy runtime parses the key again; it is done
+// here, with OpenSSL directly, so that a bad key fails the load or reload like any other
+// configuration error, naming the file, before anything is swapped in.
+std::optional<std::pair<std::string, std::string>> inspectPublicKey(std::string_view pem,
+                                                                    std::string& error) {
+  if (pem.find("PRIVATE KEY") != std::string_view::npos) {
+    error =
+        "contains a private key; the policy bundle holds public keys only (remove it and "
+        "treat the private key as disclosed)";
+    return std::nullopt;
+  }
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::unique_ptr<EVP_PKEY, PkeyFree> key(
+      bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  ERR_clear_error();
+  if (!key) {
+    error = "is not a PEM public key (-----BEGIN PUBLIC KEY-----, SubjectPublicKeyInfo)";
+    return std::nullopt;
+  }
+  std::string alg;
+  if (EVP_PKEY_is_a(key.get(), "ED25519")) {
+    alg = "ed25519";
+  } else if (EVP_PKEY_is_a(key.get(), "EC")) {
+    char group[64] = {};
+    std::size_t len = 0;
+    if (EVP_PKEY_get_group_name(key.get(), group, sizeof(group), &len) == 1 &&
+        (std::string_view(group) == "prime256v1" || std::string_view(group) == "P-256")) {
+      alg = "ecdsa-p256-sha256";
+    }
+  }
+  if (alg.empty()) {
+    ERR_clear_error();
+    error = "holds an unsupported key type; expected Ed25519 or EC P-256";
+    return std::nullopt;
+  }
+  unsigned char* der = nullptr;
+  const int der_len = i2d_PUBKEY(key.get(), &der);
+  if (der_len <= 0) {
+    ERR_clear_error();
+    error = "could not be re-encoded";
+    return std::nullopt;
+  }
+  std::string der_bytes(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_len));
+  OPENSSL_free(der);
+  return std::make_pair(std::move(alg), std::move(der_bytes));
+}
+
+void readSignatureKeys(Diagnostics& diag, const YAML::Node& node, const std::string& path,
+                       const std::string& system_id, System& system, LoadState& st) {
+  if (!expectSequence(diag, node, path)) return;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string item_path = indexPath(path, i);
+    MapReader item(diag, node[i], item_path, {"keyid", "alg", "public_key_file"});
+    if (!item.isMap()) continue;
+    SignatureKey key;
+    bool ok = true;
+    if (auto v = item.required("keyid")) {
+      if (auto text = readString(diag, *v, item.pathOf("keyid"))) {
+        if (!isValidKeyid(*text)) {
+          diag.error(item.pathOf("keyid"), *v,
+                     "a keyid is 1-128 printable ASCII characters without spaces, quotes or "
+                     "backslashes");
+          ok = false;
+        } else if (auto [it, inserted] = st.keyid_owner.emplace(*text, system_id); !inserted) {
+          diag.error(item.pathOf("keyid"), *v,
+                     "keyid '" + *text + "' is already registered (system '" + it->second +
+                         "'); a keyid names exactly one key");
+          ok = false;
+        } else {
+          key.keyid = *text;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (auto v = item.required("alg")) {
+      if (auto text = readString(diag, *v, item.pathOf("alg"))) {
+        if (*text != "ed25519" && *text != "ecdsa-p256-sha256") {
+          diag.error(item.pathOf("alg"), *v,
+                     "unknown alg '" + *text + "'; expected ed25519 or ecdsa-p256-sha256");
+          ok = false;
+        } else {
+          key.alg = *text;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    auto v = item.required("public_key_file");
+    if (!v) continue;
+    auto rel = readString(diag, *v, item.pathOf("public_key_file"));
+    if (!rel) continue;
+    const std::string file_path = item.pathOf("public_key_file");
+    if (!isInsideBundle(*rel)) {
+      diag.error(file_path, *v,
+                 "'" + *rel +
+                     "' must be a path relative to the policy bundle directory, without "
+                     "'..'");
+      continue;
+    }
+    auto cached = st.key_files.find(*rel);
+    if (cached == st.key_files.end()) {
+      std::string problem;
+      std::error_code ec;
+      const fs::path full = st.dir / *rel;
+      if (fs::is_regular_file(full, ec) && fs::file_size(full, ec) > kMaxKeyFileBytes) {
+        diag.error(file_path, *v, "'" + *rel + "' is larger than 64 KiB; not a public key");
+        continue;
+      }
+      auto bytes = readFile(full, problem);
+      if (!bytes) {
+        diag.error(file_path, *v, "'" + *rel + "': " + problem + " (" + full.string() + ")");
+        continue;
+      }
+      cached = st.key_files.emplace(*rel, std::move(*bytes)).first;
+    }
+    std::string problem;
+    auto inspected = inspectPublicKey(cached->second, problem);
+    if (!inspected) {
+      diag.error(file_path, *v, "'" + *rel + "' " + problem);
+      continue;
+    }
+    if (!key.alg.empty() && inspected->first != key.alg) {
+      diag.error(file_path, *v,
+                 "'" + *rel + "' holds an " + inspected->first + " key but alg is " + key.alg);
+      continue;
+    }
+    if (auto [it, inserted] =
+            st.key_der_owner.emplace(inspected->second, system_id + " keyid " + key.keyid);
+        !inserted) {
+      diag.error(file_path, *v,
+                 "'" + *rel + "' is the same public key as " + it->second +
+                     "; a key may be registered once");
+      continue;
+    }
+    if (!ok) continue;
+    key.pem = cached->second;
+    key.file = *rel;
+    system.signature_keys.push_back(std::move(key));
+  }
+}
+
 void loadSystems(const BundleFile& file, LoadState& st) {
   Diagnostics diag(file.name, *st.errors);
   auto root = parseDocument(diag, file.bytes);
@@ -204,7 +388,8 @@ void loadSystems(const BundleFile& file, LoadState& st) {
   for (std::size_t i = 0; i < list->size(); ++i) {
     const YAML::Node item = (*list)[i];
     const std::string path = indexPath("systems", i);
-    MapReader sys(diag, item, path, {"id", "zone", "name", "certificates"});
+    MapReader sys(diag, item, path,
+                  {"id", "zone", "name", "certificates", "signature_keys", "require_signature"});
     if (!sys.isMap()) continue;
     System system;
     std::optional<std::string> id;
@@ -224,6 +409,27 @@ void loadSystems(const BundleFile& file, LoadState& st) {
     }
     if (auto v = sys.optional("certificates")) {
       readCertificates(diag, *v, sys.pathOf("certificates"), system);
+    }
+    bool keys_listed = false;  // a non-empty list, even if an entry was bad
+    if (auto v = sys.optional("signature_keys")) {
+      keys_listed = v->IsSequence() && v->size() > 0;
+      readSignatureKeys(diag, *v, sys.pathOf("signature_keys"), id.value_or("?"), system, st);
+    }
+    // PROTOCOL.md §2: international requests are always signed; elsewhere the registration says.
+    system.require_signature = system.zone == Zone::International;
+    if (auto v = sys.optional("require_signature")) {
+      if (auto required = readBool(diag, *v, sys.pathOf("require_signature"))) {
+        if (!*required && system.zone == Zone::International) {
+          diag.error(sys.pathOf("require_signature"), *v,
+                     "international systems always sign their requests (PROTOCOL.md §2); remove "
+                     "require_signature or set it to true");
+        } else if (*required && !keys_listed) {
+          diag.error(sys.pathOf("require_signature"), *v,
+                     "require_signature: true needs at least one signature_keys entry");
+        } else {
+          system.require_signature = *required;
+        }
+      }
     }
     if (!id) continue;
     system.id = *id;
@@ -684,6 +890,7 @@ void loadPolicyBundle(const fs::path& dir, std::vector<ConfigError>& errors, Pol
   LoadState st;
   st.out = &out;
   st.errors = &errors;
+  st.dir = dir;
 
   std::vector<std::string> names = {kSystemsFile, kPurposesFile};
   {
@@ -721,6 +928,8 @@ void loadPolicyBundle(const fs::path& dir, std::vector<ConfigError>& errors, Pol
 
   digest.clear();
   if (!all_read) return;
+  // Signature key files are part of the policy: rotating a key changes the digest.
+  for (auto& [name, bytes] : st.key_files) files.push_back(BundleFile{name, std::move(bytes)});
   std::sort(files.begin(), files.end(),
             [](const BundleFile& a, const BundleFile& b) { return a.name < b.name; });
   std::string material;

@@ -1,5 +1,6 @@
 #include "gateway/policy/policy_runtime.h"
 
+#include "gateway/common/log.h"
 #include "gateway/metrics/metrics.h"
 
 namespace qaqpa::policy {
@@ -13,6 +14,20 @@ std::shared_ptr<const PolicyRuntime> buildPolicyRuntime(
     rt->quotas.emplace(&g, registry.forGrant(g.key, g.rate_per_second, g.burst, g.max_concurrent));
   }
   rt->usage = UsageCounters(metrics, snapshot->policy);
+  for (const auto& [id, system] : snapshot->policy.systems) {
+    for (const config::SignatureKey& k : system.signature_keys) {
+      std::string error;
+      std::optional<signing::PublicKey> key = signing::PublicKey::fromPem(k.pem, &error);
+      const std::optional<signing::Algorithm> alg = signing::parseAlgorithm(k.alg);
+      if (key && (!alg || key->algorithm() != *alg)) error = "algorithm differs from alg";
+      if (!key || !error.empty()) {
+        common::log(common::LogLevel::Error, "signature key left out; its signatures will fail",
+                    {{"system", id}, {"keyid", k.keyid}, {"file", k.file}, {"error", error}});
+        continue;
+      }
+      rt->signer_keys.emplace(k.keyid, SignerKey{&system, std::move(*key)});
+    }
+  }
   rt->snapshot = std::move(snapshot);
   return rt;
 }

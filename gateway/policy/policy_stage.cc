@@ -10,6 +10,8 @@
 
 #include "gateway/common/failure.h"
 #include "gateway/config/config.h"
+#include "gateway/signing/request_signature.h"
+#include "gateway/signing/structured_field.h"
 
 namespace qaqpa::policy {
 namespace {
@@ -38,6 +40,122 @@ bool certMatches(const config::System& system, const pipeline::TlsPeer& peer) {
   return false;
 }
 
+// What the request's Signature-Input claims, read before anything is verified (step 1): whether
+// a signature was presented at all, and whose keys its labels name. A keyid is public, so naming
+// the client's key proves nothing yet; verification (step 6) completes the proof.
+struct SignatureClaim {
+  bool presented = false;                        // a Signature-Input or Signature field line
+  bool names_client = false;                     // some label's keyid is one of the client's
+  const config::System* other_system = nullptr;  // some label's keyid is another system's
+};
+
+SignatureClaim readSignatureClaim(const pipeline::Request& req, const PolicyRuntime* rt,
+                                  const config::System* client) {
+  SignatureClaim claim;
+  std::string input;
+  for (auto [it, end] = req.equal_range("Signature-Input"); it != end; ++it) {
+    claim.presented = true;
+    if (!input.empty()) input += ", ";
+    input.append(it->value().data(), it->value().size());
+  }
+  if (req.find("Signature") != req.end()) claim.presented = true;
+  if (input.empty() || rt == nullptr) return claim;
+  const signing::sf::DictionaryParse parsed = signing::sf::parseDictionary(input);
+  if (!parsed.ok()) return claim;  // the verifier reports it as malformed
+  for (const signing::sf::Member& m : parsed.dict.members) {
+    if (!m.is_inner_list) continue;
+    const signing::sf::BareItem* keyid = signing::sf::findParameter(m.list.params, "keyid");
+    if (keyid == nullptr || keyid->kind != signing::sf::BareKind::String) continue;
+    const SignerKey* key = rt->signerKey(keyid->text);
+    if (key == nullptr) continue;
+    if (key->system == client) {
+      claim.names_client = true;
+    } else if (claim.other_system == nullptr) {
+      claim.other_system = key->system;
+    }
+  }
+  return claim;
+}
+
+// PROTOCOL.md §2 components, scheme from the listener (for @scheme / @target-uri if covered).
+const signing::VerifyPolicy& verifyPolicy(bool tls) {
+  static const signing::VerifyPolicy https = [] {
+    signing::VerifyPolicy p;
+    p.scheme = "https";
+    return p;
+  }();
+  static const signing::VerifyPolicy http = [] {
+    signing::VerifyPolicy p;
+    p.scheme = "http";
+    return p;
+  }();
+  return tls ? https : http;
+}
+
+Failure signatureFailure(const signing::VerifyResult& r) {
+  using signing::VerifyStatus;
+  Reason reason = Reason::SignatureMalformed;
+  std::string param;
+  switch (r.status) {
+    case VerifyStatus::Missing:
+      reason = Reason::SignatureMissing;
+      break;
+    case VerifyStatus::Ok:  // not a failure; never passed here
+    case VerifyStatus::Malformed:
+    case VerifyStatus::MissingParameter:
+    case VerifyStatus::UnsupportedComponent:
+    case VerifyStatus::AbsentComponent:
+      reason = Reason::SignatureMalformed;
+      break;
+    case VerifyStatus::UnsupportedAlgorithm:
+      reason = Reason::SignatureAlgUnsupported;
+      break;
+    case VerifyStatus::MissingComponent:
+      // detail is a name from VerifyPolicy (ours, not the caller's): safe to echo.
+      reason = Reason::SignatureComponentMissing;
+      param = r.detail;
+      break;
+    case VerifyStatus::StaleCreated:
+      reason = Reason::SignatureStale;
+      break;
+    case VerifyStatus::CreatedInFuture:
+      reason = Reason::SignatureFromFuture;
+      break;
+    case VerifyStatus::Expired:
+      reason = Reason::SignatureExpired;
+      break;
+    case VerifyStatus::UnknownKey:
+      reason = Reason::SignatureKeyUnknown;
+      break;
+    case VerifyStatus::AlgorithmMismatch:
+      reason = Reason::SignatureAlgMismatch;
+      break;
+    case VerifyStatus::BadSignature:
+      reason = Reason::SignatureNotVerified;
+      break;
+    case VerifyStatus::DigestMismatch:
+      reason = Reason::SignatureDigestMismatch;
+      break;
+  }
+  Failure f = deny(StatusCode::SignatureInvalid, reason, param);
+  f.internal = std::string(signing::verifyStatusName(r.status));
+  if (!r.label.empty()) f.internal += " label=" + r.label;
+  if (!r.detail.empty()) f.internal += " detail=" + r.detail;
+  return f;
+}
+
+// Verifies the request's signature with the keys registered to `client` only, so the label
+// that verifies is always one of the client's keys.
+signing::VerifyResult verifySignature(const pipeline::Exchange& ex, const PolicyRuntime& rt,
+                                      const config::System* client) {
+  const signing::KeyLookup lookup = [&rt, client](std::string_view keyid) {
+    const SignerKey* k = rt.signerKey(keyid);
+    return k != nullptr && k->system == client ? &k->key : nullptr;
+  };
+  return signing::verifyRequest(ex.request, verifyPolicy(ex.tls_peer != nullptr), lookup,
+                                ex.received_at);
+}
+
 // The params below are ids the envelope stage already syntax-checked (system id, service id,
 // purpose code), so echoing them cannot carry markup or internals.
 Reason consentReason(consent::ConsentCheck c) {
@@ -56,7 +174,8 @@ Reason consentReason(consent::ConsentCheck c) {
   }
 }
 
-std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStore* consents) {
+std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStore* consents,
+                              const PolicyRuntime* rt) {
   if (!ex.snapshot || !ex.envelope_parsed || ex.envelope.client.empty() ||
       ex.envelope.service_id.empty()) {
     Failure f = deny(StatusCode::Internal, Reason::InternalError);
@@ -73,8 +192,12 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
     return deny(StatusCode::AuthFailed, Reason::ClientWrongZone, env.client);
   }
   // Proof: a verified client certificate must map to the claimed system (also in demo mode: a
-  // presented certificate is never ignored). Without one, the header alone is trusted only when
-  // the operator explicitly asked for it.
+  // presented certificate is never ignored), or a signature must name one of the client's keys
+  // (verified in step 6). Without either, the header alone is trusted only when the operator
+  // explicitly asked for it. A signature naming another system's key is refused whatever else
+  // the request shows.
+  const SignatureClaim claim = readSignatureClaim(ex.request, rt, client);
+  bool proven = false;
   if (ex.tls_peer != nullptr && ex.tls_peer->verified) {
     if (!certMatches(*client, *ex.tls_peer)) {
       // Failure path only: tell "someone else's certificate" from "nobody's" for the operator.
@@ -85,8 +208,23 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
                   someone_elses ? Reason::ClientCertMismatch : Reason::ClientCertUnknown,
                   someone_elses ? std::string_view{env.client} : std::string_view{});
     }
-  } else if (!ex.snapshot->gateway.demo_trust_client_header) {
-    return deny(StatusCode::AuthFailed, Reason::ClientNotProven);
+    proven = true;
+  }
+  if (claim.other_system != nullptr && !claim.names_client) {
+    Failure f = deny(StatusCode::AuthFailed, Reason::SignatureKeyMismatch, env.client);
+    f.internal = "keyid of " + claim.other_system->id;
+    return f;
+  }
+  // Identity resting on the signature alone is confirmed only in step 6.
+  const bool proof_pending =
+      !proven && claim.names_client && !ex.snapshot->gateway.demo_trust_client_header;
+  proven = proven || claim.names_client || ex.snapshot->gateway.demo_trust_client_header;
+  if (!proven) {
+    if (!claim.presented) return deny(StatusCode::AuthFailed, Reason::ClientNotProven);
+    // A signature that names none of the client's keys: say what is wrong with it. No key
+    // matches, so this never reaches the signature arithmetic.
+    if (rt == nullptr) return deny(StatusCode::AuthFailed, Reason::ClientNotProven);
+    return signatureFailure(verifySignature(ex, *rt, client));
   }
   ex.client = client;
 
@@ -159,6 +297,21 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
       return f;
     }
   }
+
+  // 6. Signature, where the registration requires one or one was presented (a presented
+  // signature is never ignored: a bad one is refused even where none is required).
+  if (client->require_signature || claim.presented) {
+    if (rt == nullptr) {
+      Failure f = deny(StatusCode::Internal, Reason::InternalError);
+      f.internal = "signature to verify but no policy runtime";
+      return f;
+    }
+    const signing::VerifyResult v = verifySignature(ex, *rt, client);
+    if (!v.ok()) {
+      if (proof_pending) ex.client = nullptr;  // never proven: not attributed to the system
+      return signatureFailure(v);
+    }
+  }
   ex.grant = chosen;
   ex.purpose = purpose;
   return std::nullopt;
@@ -170,11 +323,12 @@ class PolicyStage final : public pipeline::Stage {
   const char* name() const noexcept override { return "policy"; }
 
   boost::asio::awaitable<pipeline::StageResult> onRequest(pipeline::Exchange& ex) override {
-    if (std::optional<Failure> f = decide(ex, cx_.consents))
-      co_return pipeline::StageResult::fail(std::move(*f));
-    // Quota after the decision and before the replay record, so a refused (429) request does
-    // not use up its message id: clients retry rate-limited calls with the same id.
     const auto* rt = static_cast<const PolicyRuntime*>(ex.policy_state.get());
+    if (std::optional<Failure> f = decide(ex, cx_.consents, rt))
+      co_return pipeline::StageResult::fail(std::move(*f));
+    // Quota after the decision (signature included) and before the replay record, so a refused
+    // (429) request does not use up its message id: clients retry rate-limited calls with the
+    // same id.
     const bool limited = ex.grant->rate_per_second > 0 || ex.grant->max_concurrent > 0;
     if (limited) {
       const std::shared_ptr<GrantQuota>* quota = rt != nullptr ? rt->quotaOf(ex.grant) : nullptr;

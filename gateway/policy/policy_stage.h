@@ -2,28 +2,43 @@
 // (the request's own snapshot, never a newer one). Deny by default: only a request that passes
 // every check continues.
 //
-// Order (this release; mTLS/signature proof, consent and quota come in later issues):
-//   1. identity   Qaqpa-Client registered (AUTH_FAILED/CLIENT_UNKNOWN), registered in this
-//                 listener's zone (CLIENT_WRONG_ZONE), proven (CLIENT_NOT_PROVEN unless the
-//                 gateway runs with demo_trust_client_header)
-//   2. service    exists (SERVICE_NOT_FOUND/SERVICE_UNKNOWN), exposed to the zone
+// Order (PROTOCOL.md §3; the numbers below are this file's, the protocol's are in brackets):
+//   1. identity   [2] Qaqpa-Client registered (AUTH_FAILED/CLIENT_UNKNOWN), registered in this
+//                 listener's zone (CLIENT_WRONG_ZONE), proven by one of: a verified mTLS
+//                 certificate mapped to the client (else CLIENT_CERT_MISMATCH / _UNKNOWN); a
+//                 Signature-Input naming a keyid registered to the client (the proof is
+//                 completed by step 6); demo_trust_client_header. A signature whose keyids belong
+//                 only to other systems is AUTH_FAILED/SIGNATURE_KEY_MISMATCH. Nothing of that:
+//                 CLIENT_NOT_PROVEN, or, when a signature naming no known key of the client was
+//                 sent, SIGNATURE_INVALID with the verifier's reason
+//   2. service    [4] exists (SERVICE_NOT_FOUND/SERVICE_UNKNOWN), exposed to the zone
 //                 (ACCESS_DENIED/SERVICE_NOT_EXPOSED)
-//   3. validation personal-data services require Qaqpa-Subject and Qaqpa-Purpose
+//   3. validation [3] personal-data services require Qaqpa-Subject and Qaqpa-Purpose
 //                 (VALIDATION_FAILED/MISSING_HEADER)
-//   4. grant      some grant gives the client the service (ACCESS_DENIED/NO_GRANT); when a purpose
-//                 is given it must be in the catalogue and allowed by one of those grants
+//   4. grant      [5] some grant gives the client the service (ACCESS_DENIED/NO_GRANT); when a
+//                 purpose is given it must be in the catalogue and allowed by one of those grants
 //                 (ACCESS_DENIED/PURPOSE_NOT_ALLOWED)
-//   5. consent    grants with requires_consent need Qaqpa-Consent naming an active consent of
+//   5. consent    [5] grants with requires_consent need Qaqpa-Consent naming an active consent of
 //                 the subject for this client, service and purpose (CONSENT_REQUIRED/
 //                 CONSENT_MISSING, _NOT_FOUND, _REVOKED, _EXPIRED, _MISMATCH); a grant outside
 //                 its validity period or schedule is ACCESS_DENIED/GRANT_NOT_ACTIVE
-//   6. replay     the client's message id was not accepted before within the replay window
+//   6. signature  [7] when the client's registration requires a signature or one was presented:
+//                 RFC 9421 verification with the client's keys only (PolicyRuntime::signer_keys),
+//                 components and ±300 s of PROTOCOL.md §2, now = received_at
+//                 (SIGNATURE_INVALID/SIGNATURE_MISSING, _MALFORMED, _KEY_UNKNOWN, ...)
+//   7. quota      [6] the grant's rate and concurrency limits (RATE_LIMITED). Deliberately AFTER
+//                 the signature, unlike the protocol's list: a keyid is public, so if a request
+//                 with a forged signature consumed quota, anyone could exhaust another system's
+//                 rate limit or hold its concurrency permits. The only visible difference is
+//                 that a badly signed request over the limit answers 401, not 429.
+//   8. replay     the client's message id was not accepted before within the replay window
 //                 (DUPLICATE/MESSAGE_REPLAYED). Checked last so that only a proven, allowed
 //                 request consumes its id: nobody can burn another system's ids with denied
 //                 requests, and a client may retry a denied request with the same id.
 // On success sets ex.client, ex.service, ex.grant, ex.purpose (null when no purpose was given).
 // On failure, ex.client / ex.service stay set if they were resolved before the failing check (the
-// journal records them); ex.grant and ex.purpose are set only on success.
+// journal records them), except that ex.client is cleared again when a signature that was the
+// only proof of identity fails verification; ex.grant and ex.purpose are set only on success.
 //
 // Requires the envelope stage to have run (ex.envelope_parsed); otherwise fails INTERNAL.
 // One stage per worker, called only on that worker's thread; stateless, non-blocking, no throw.

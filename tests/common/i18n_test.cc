@@ -19,14 +19,23 @@ std::vector<Reason> allReasons() {
 
 // Reasons whose detail carries Failure::param, per the comments in failure.h.
 const std::set<Reason> kWithParam = {
-    Reason::MissingHeader,      Reason::InvalidHeader,
-    Reason::DuplicateHeader,    Reason::InvalidSubjectChecksum,
-    Reason::InvalidServiceId,   Reason::MethodNotAllowed,
-    Reason::ClientUnknown,      Reason::ClientWrongZone,
-    Reason::ServiceNotExposed,  Reason::NoGrant,
-    Reason::PurposeNotAllowed,  Reason::ServiceUnknown,
-    Reason::ClientCertMismatch, Reason::GrantNotActive,
+    Reason::MissingHeader,
+    Reason::InvalidHeader,
+    Reason::DuplicateHeader,
+    Reason::InvalidSubjectChecksum,
+    Reason::InvalidServiceId,
+    Reason::MethodNotAllowed,
+    Reason::ClientUnknown,
+    Reason::ClientWrongZone,
+    Reason::ServiceNotExposed,
+    Reason::NoGrant,
+    Reason::PurposeNotAllowed,
+    Reason::ServiceUnknown,
+    Reason::ClientCertMismatch,
+    Reason::GrantNotActive,
     Reason::InvalidBody,
+    Reason::SignatureKeyMismatch,
+    Reason::SignatureComponentMissing,
 };
 
 constexpr std::string_view kMarker = "\x01PARAM\x01";

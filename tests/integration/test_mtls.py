@@ -6,10 +6,12 @@ import http.client
 import os
 import ssl
 import unittest
+import uuid
 
 import harness
 from harness import BANK, CITIZENS, SOCIAL, TAX
 from pki import TestPki
+from test_signatures import content_digest, new_key, public_pem, sign
 
 AMGW = "AM/INT/AMGW/national-gateway"
 
@@ -33,6 +35,13 @@ class MutualTlsTest(harness.GatewayTestCase):
         by_id[BANK]["certificates"] = [{"fingerprint_sha256": pki.bank.fingerprint}]
         by_id[TAX]["certificates"] = [{"subject": {"cn": "tax-service", "bin": "240140000021"}}]
         by_id[AMGW]["certificates"] = [{"subject": {"cn": "AMGW national gateway"}}]
+        # International requests are always signed as well (PROTOCOL.md §2).
+        cls.amgw_key = new_key("p256")
+        os.makedirs(os.path.join(dep.bundle.dir, "keys"))
+        with open(os.path.join(dep.bundle.dir, "keys", "amgw.pem"), "wb") as f:
+            f.write(public_pem(cls.amgw_key))
+        by_id[AMGW]["signature_keys"] = [{"keyid": "amgw-1", "alg": "ecdsa-p256-sha256",
+                                          "public_key_file": "keys/amgw.pem"}]
         dep.bundle.save("systems.yaml")
 
     def tls(self, client=None, maximum=None):
@@ -45,7 +54,7 @@ class MutualTlsTest(harness.GatewayTestCase):
         return ctx
 
     def call(self, listener, service, client_header, client_cert, subject=None, purpose=None,
-             path="", maximum=None):
+             path="", maximum=None, signed_by=None):
         conn = http.client.HTTPSConnection("127.0.0.1", self.dep.port(listener), timeout=10,
                                            context=self.tls(client_cert, maximum))
         headers = {"Qaqpa-Client": client_header}
@@ -55,6 +64,13 @@ class MutualTlsTest(harness.GatewayTestCase):
             headers["Qaqpa-Purpose"] = purpose
         try:
             target = f"/v1/services/{service}" + (f"/{path}" if path else "")
+            if signed_by is not None:
+                headers["Qaqpa-Message-Id"] = str(uuid.uuid4())
+                headers["Content-Digest"] = content_digest(b"")
+                sign("GET", target, headers, signed_by[0], key=signed_by[1],
+                     alg="ecdsa-p256-sha256",
+                     components=("@method", "@path", "@query", "content-digest", "qaqpa-client",
+                                 "qaqpa-message-id"))
             conn.request("GET", target, headers=headers)
             r = conn.getresponse()
             return harness.Reply(r.status, r.reason, r.getheaders(), r.read())
@@ -94,8 +110,14 @@ class MutualTlsTest(harness.GatewayTestCase):
 
     def test_international_peer_over_tls13(self):
         r = self.call("international", "legalEntity.byBin", AMGW, self.pki.amgw,
-                      path="240140000011")
+                      path="240140000011", signed_by=("amgw-1", self.amgw_key))
         self.assertEqual(r.status, 200, r)
+
+    def test_international_peer_must_also_sign(self):
+        r = self.call("international", "legalEntity.byBin", AMGW, self.pki.amgw,
+                      path="240140000011")
+        body = self.assertProblem(r, 401, "SIGNATURE_INVALID")
+        self.assertEqual(body["reason"], "SIGNATURE_MISSING")
 
     def test_tls12_is_still_accepted_on_external(self):
         r = self.call("external", "legalEntity.byBin", BANK, self.pki.bank, path="240140000041",
