@@ -829,7 +829,11 @@ void resolveGrants(LoadState& st) {
       for (std::size_t j = i + 1; j < grants.size(); ++j) {
         const Grant& a = *grants[i];
         const Grant& b = *grants[j];
-        bool shared_purpose = a.purposes.empty() && b.purposes.empty();
+        // A call to a non-personal service may state no purpose and then matches every grant of
+        // the pair, so all of them overlap.
+        const Service* service = out.findService(pair.second);
+        bool shared_purpose = (a.purposes.empty() && b.purposes.empty()) ||
+                              (service != nullptr && !service->personal_data);
         for (const Purpose* p : a.purposes) shared_purpose |= b.allowsPurpose(p->code);
         if (!shared_purpose) continue;
         std::string what;

@@ -463,11 +463,6 @@ TEST_F(GrantTermsTest, OverlapOnPurposelessCallsToANonPersonalService) {
   // grant of the pair, whatever purposes it lists, and uses the first active one. So two such
   // grants that disagree on limits decide a purposeless call by declaration order, which is what
   // the overlap rule exists to prevent.
-  GTEST_SKIP() << "known bug (gateway/config/policy_bundle.cc resolveGrants overlap check): "
-                  "grants {purposes: [KYC], rate_limit} and {no purposes, no limit} for the same "
-                  "client and non-personal service load without error, yet a call stating no "
-                  "purpose matches both (gateway/policy/policy_stage.cc decide() skips the "
-                  "purpose filter when no purpose is given) and gets the first grant's terms";
   EXPECT_THAT(errorsOf("  - client: KZ/GOV/240140000021/tax-service\n"
                        "    services: [registry.stats]\n    purposes: [KYC]\n"
                        "    rate_limit: {per_second: 5}\n    legal_basis: x\n"

@@ -265,6 +265,14 @@ TEST_F(PolicyStageTest, RepeatedMessageIdFromTheSameClientIsDuplicate) {
   expectDenied(run(), StatusCode::Duplicate, Reason::MessageReplayed, "", 409);
 }
 
+TEST_F(PolicyStageTest, GatewayAssignedMessageIdsAreNotRecorded) {
+  for (int i = 0; i < 2; ++i) {
+    exchange().envelope.message_id_assigned = true;
+    EXPECT_EQ(run().action, StageResult::Action::Continue);
+  }
+  EXPECT_EQ(replay_.size(), 0u) << "ids the gateway made itself cannot repeat";
+}
+
 TEST_F(PolicyStageTest, DeniedRequestDoesNotConsumeItsMessageId) {
   exchange().envelope.purpose = "UNUSED_PURPOSE";  // in the catalogue, granted to nobody
   ASSERT_EQ(run().action, StageResult::Action::Fail);
