@@ -74,12 +74,45 @@ up() {
   }
   trap cleanup EXIT
   trap 'exit 0' INT TERM
+  # The international zone accepts only signed requests (PROTOCOL.md §2): a demo Ed25519 key pair
+  # for AM/INT/AMGW/national-gateway in .run/keys/ (never committed), its public half registered in
+  # a runtime copy of the demo bundle (.run/bundle/, fresh each time) that the gateway runs from.
+  local keys="$RUN_DIR/keys" bundle="$RUN_DIR/bundle"
+  mkdir -p "$keys" && chmod 700 "$keys"
+  if [ ! -f "$keys/amgw.key" ]; then
+    say "generating the demo signing key $keys/amgw.key (Ed25519)"
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$keys/amgw.key")
+  fi
+  chmod 600 "$keys/amgw.key"
+  rm -rf "$bundle"
+  cp -R "$ROOT/policies/demo" "$bundle"
+  mkdir -p "$bundle/keys"
+  openssl pkey -in "$keys/amgw.key" -pubout -out "$bundle/keys/amgw-demo-1.pub.pem"
+  python3 - "$bundle" "$RUN_DIR/data" <<'PY'
+import json, re, sys
+bundle, data_dir = sys.argv[1], sys.argv[2]
+path = bundle + "/systems.yaml"
+text = open(path, encoding="utf-8").read()
+system = "  - id: AM/INT/AMGW/national-gateway\n    zone: international\n"
+if text.count(system) != 1:
+    sys.exit("qaqpa.sh: AM/INT/AMGW/national-gateway (zone: international) not found once in " + path)
+text = text.replace(system, system + "    signature_keys: [{keyid: amgw-demo-1, alg: ed25519, "
+                    "public_key_file: keys/amgw-demo-1.pub.pem}]\n")
+open(path, "w", encoding="utf-8").write(text)
+path = bundle + "/qaqpa.yaml"
+text, n = re.subn(r"(?m)^data_dir:[^#\n]*", lambda m: "data_dir: " + json.dumps(data_dir) + "  ",
+                 open(path, encoding="utf-8").read())
+if n != 1:
+    sys.exit("qaqpa.sh: no data_dir line in " + path)
+open(path, "w", encoding="utf-8").write(text)
+PY
+  "$BUILD_DIR/gateway/exe/qaqpa" --validate-config "$bundle/qaqpa.yaml"
   local provider="$BUILD_DIR/tools/demo_provider/qaqpa-demo-provider"
   "$provider" --dataset population --listen 127.0.0.1:8180 2>"$RUN_DIR/population.log" & pids+=($!)
   "$provider" --dataset legal-entity --listen 127.0.0.1:8181 2>"$RUN_DIR/legal-entity.log" & pids+=($!)
   "$provider" --dataset tax --listen 127.0.0.1:8182 2>"$RUN_DIR/tax.log" & pids+=($!)
   rm -f "$RUN_DIR/ports.json"
-  "$BUILD_DIR/gateway/exe/qaqpa" --config "$ROOT/policies/demo/qaqpa.yaml" \
+  "$BUILD_DIR/gateway/exe/qaqpa" --config "$bundle/qaqpa.yaml" \
     --ports-file "$RUN_DIR/ports.json" & pids+=($!)
   for _ in $(seq 1 100); do [ -f "$RUN_DIR/ports.json" ] && break; sleep 0.1; done
   if [ ! -f "$RUN_DIR/ports.json" ]; then say "the gateway did not start; see its log above"; exit 1; fi
@@ -99,9 +132,12 @@ up() {
   (external zone: a bank checks a company for KYC):
     curl -i http://127.0.0.1:8081/v1/services/legalEntity.byBin/240140000041 \\
       -H 'Qaqpa-Client: KZ/COM/990340000014/bank-core' -H 'Qaqpa-Purpose: KYC'
-  (international zone: the Armenian national gateway, approved for legal-entity data):
-    curl -i http://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 \\
-      -H 'Qaqpa-Client: AM/INT/AMGW/national-gateway' -H 'Accept-Language: en'
+  (international zone: the Armenian national gateway, approved for legal-entity data;
+   only signed requests are accepted — signed with the demo key in .run/keys/):
+    python3 tools/demo/signed_call.py --key .run/keys/amgw.key --keyid amgw-demo-1 \\
+      --client AM/INT/AMGW/national-gateway \\
+      --url http://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 \\
+      --header 'Accept-Language: en'
 
   Ctrl-C stops everything.
 TXT
