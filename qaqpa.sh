@@ -74,6 +74,47 @@ up() {
   }
   trap cleanup EXIT
   trap 'exit 0' INT TERM
+  # The external and international zones require mutual TLS, as in production: a demo CA with a
+  # server certificate for 127.0.0.1 and client certificates for the bank and the Armenian peer
+  # gateway, made once in .run/pki/ (never committed) and reused while complete and valid.
+  local pki="$RUN_DIR/pki"
+  mkdir -p "$pki" && chmod 700 "$pki"
+  local name regen=0
+  for name in ca server bank amgw; do
+    if [ ! -f "$pki/$name.key" ] || [ ! -f "$pki/$name.crt" ] ||
+       ! openssl x509 -in "$pki/$name.crt" -noout -checkend 86400 >/dev/null 2>&1; then regen=1; fi
+  done
+  if [ "$regen" -eq 1 ]; then
+    say "generating the demo CA and certificates in $pki (EC P-256)"
+    local leaf='basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature'
+    leaf+='\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid'
+    # issue NAME SUBJECT DAYS EXTENSIONS: a new key and CSR, signed by the demo CA (or by itself
+    # for NAME=ca) with exactly EXTENSIONS (printf format, one per line).
+    issue() {
+      (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$pki/$1.key")
+      openssl req -new -key "$pki/$1.key" -subj "$2" -out "$pki/$1.csr"
+      local signer=(-CA "$pki/ca.crt" -CAkey "$pki/ca.key")
+      [ "$1" = ca ] && signer=(-signkey "$pki/ca.key")
+      if ! openssl x509 -req -in "$pki/$1.csr" "${signer[@]}" -days "$3" -sha256 \
+          -set_serial "0x$(openssl rand -hex 16)" -extfile <(printf "$4\n") \
+          -out "$pki/$1.crt" 2>"$pki/$1.err"; then
+        cat "$pki/$1.err" >&2; say "could not issue $pki/$1.crt"; exit 1
+      fi
+      rm -f "$pki/$1.csr" "$pki/$1.err"
+    }
+    issue ca "/C=KZ/O=Qaqpa demo/CN=Qaqpa Demo CA" 3650 \
+      'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash'
+    issue server "/C=KZ/O=Qaqpa demo/CN=127.0.0.1" 825 \
+      "$leaf\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1"
+    issue bank "/C=KZ/O=Demo Bank/OU=BIN990340000014/CN=bank-core" 825 \
+      "$leaf\nextendedKeyUsage=clientAuth"
+    issue amgw "/C=AM/O=AM/CN=AMGW national gateway" 825 "$leaf\nextendedKeyUsage=clientAuth"
+    unset -f issue
+  fi
+  chmod 600 "$pki"/*.key
+  local amgw_fp
+  amgw_fp="$(openssl x509 -in "$pki/amgw.crt" -noout -fingerprint -sha256 | sed 's/^.*=//')"
   # The international zone accepts only signed requests (PROTOCOL.md §2): a demo Ed25519 key pair
   # for AM/INT/AMGW/national-gateway in .run/keys/ (never committed), its public half registered in
   # a runtime copy of the demo bundle (.run/bundle/, fresh each time) that the gateway runs from.
@@ -88,22 +129,35 @@ up() {
   cp -R "$ROOT/policies/demo" "$bundle"
   mkdir -p "$bundle/keys"
   openssl pkey -in "$keys/amgw.key" -pubout -out "$bundle/keys/amgw-demo-1.pub.pem"
-  python3 - "$bundle" "$RUN_DIR/data" <<'PY'
+  python3 - "$bundle" "$RUN_DIR/data" "$pki" "$amgw_fp" <<'PY'
 import json, re, sys
-bundle, data_dir = sys.argv[1], sys.argv[2]
+bundle, data_dir, pki, amgw_fp = sys.argv[1:5]
 path = bundle + "/systems.yaml"
 text = open(path, encoding="utf-8").read()
-system = "  - id: AM/INT/AMGW/national-gateway\n    zone: international\n"
-if text.count(system) != 1:
-    sys.exit("qaqpa.sh: AM/INT/AMGW/national-gateway (zone: international) not found once in " + path)
-text = text.replace(system, system + "    signature_keys: [{keyid: amgw-demo-1, alg: ed25519, "
-                    "public_key_file: keys/amgw-demo-1.pub.pem}]\n")
+additions = {
+    "  - id: AM/INT/AMGW/national-gateway\n    zone: international\n":
+        "    signature_keys: [{keyid: amgw-demo-1, alg: ed25519, "
+        "public_key_file: keys/amgw-demo-1.pub.pem}]\n"
+        "    certificates: [{fingerprint_sha256: " + json.dumps(amgw_fp) + "}]\n",
+    "  - id: KZ/COM/990340000014/bank-core\n    zone: external\n":
+        '    certificates: [{subject: {cn: bank-core, bin: "990340000014"}}]\n',
+}
+for system, lines in additions.items():
+    if text.count(system) != 1:
+        sys.exit("qaqpa.sh: " + system.split("\n")[0].strip() + " not found once in " + path)
+    text = text.replace(system, system + lines)
 open(path, "w", encoding="utf-8").write(text)
 path = bundle + "/qaqpa.yaml"
 text, n = re.subn(r"(?m)^data_dir:[^#\n]*", lambda m: "data_dir: " + json.dumps(data_dir) + "  ",
                  open(path, encoding="utf-8").read())
 if n != 1:
     sys.exit("qaqpa.sh: no data_dir line in " + path)
+tls = (", tls: {cert_file: %s, key_file: %s, client_ca_file: %s}" %
+       tuple(json.dumps(pki + "/" + f) for f in ("server.crt", "server.key", "ca.crt")))
+text, n = re.subn(r"(?m)^(  (?:external|international): \{[^{}\n]*)\}", lambda m: m.group(1) + tls + "}",
+                  text)
+if n != 2:
+    sys.exit("qaqpa.sh: the external and international listeners not found in " + path)
 open(path, "w", encoding="utf-8").write(text)
 PY
   "$BUILD_DIR/gateway/exe/qaqpa" --validate-config "$bundle/qaqpa.yaml"
@@ -118,10 +172,12 @@ PY
   if [ ! -f "$RUN_DIR/ports.json" ]; then say "the gateway did not start; see its log above"; exit 1; fi
   cat >&2 <<TXT
 
-  Qaqpa is up (demo mode: Qaqpa-Client is trusted without mTLS — never do this in production).
+  Qaqpa is up. external and international require mutual TLS with the demo certificates in
+  .run/pki/ (never committed). Demo mode: on the plain-HTTP state listener Qaqpa-Client is trusted
+  without mTLS or a signature — never do this in production.
     state zone          http://127.0.0.1:8080/v1/services/{serviceId}
-    external zone       http://127.0.0.1:8081/v1/services/{serviceId}
-    international zone  http://127.0.0.1:8082/v1/services/{serviceId}
+    external zone       https://127.0.0.1:8081/v1/services/{serviceId}  (mTLS)
+    international zone  https://127.0.0.1:8082/v1/services/{serviceId}  (mTLS + signature)
     admin               http://127.0.0.1:9090/healthz  /readyz  /metrics
     demo providers      127.0.0.1:8180 (population), :8181 (legal entities), :8182 (tax); logs in .run/
 
@@ -129,14 +185,16 @@ PY
     curl -i http://127.0.0.1:8080/v1/services/person.byIin \\
       -H 'Qaqpa-Client: KZ/GOV/240140000021/tax-service' \\
       -H 'Qaqpa-Subject: IIN:900101300017' -H 'Qaqpa-Purpose: TAX_ADMINISTRATION'
-  (external zone: a bank checks a company for KYC):
-    curl -i http://127.0.0.1:8081/v1/services/legalEntity.byBin/240140000041 \\
+  (external zone: a bank checks a company for KYC, with its client certificate):
+    curl -i --cacert .run/pki/ca.crt --cert .run/pki/bank.crt --key .run/pki/bank.key \\
+      https://127.0.0.1:8081/v1/services/legalEntity.byBin/240140000041 \\
       -H 'Qaqpa-Client: KZ/COM/990340000014/bank-core' -H 'Qaqpa-Purpose: KYC'
-  (international zone: the Armenian national gateway, approved for legal-entity data;
-   only signed requests are accepted — signed with the demo key in .run/keys/):
+  (international zone: the Armenian national gateway, approved for legal-entity data; its client
+   certificate, and only signed requests — signed with the demo key in .run/keys/):
     python3 tools/demo/signed_call.py --key .run/keys/amgw.key --keyid amgw-demo-1 \\
+      --cacert .run/pki/ca.crt --cert .run/pki/amgw.crt --cert-key .run/pki/amgw.key \\
       --client AM/INT/AMGW/national-gateway \\
-      --url http://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 \\
+      --url https://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 \\
       --header 'Accept-Language: en'
 
   Ctrl-C stops everything.

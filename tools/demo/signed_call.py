@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Sends one request signed per RFC 9421 (PROTOCOL.md §2) and prints the reply like `curl -i`.
 
-The international zone accepts only signed requests. `./qaqpa.sh up` makes a demo Ed25519 key pair
-in .run/keys/ (never committed) and registers its public half for AM/INT/AMGW/national-gateway:
+The international zone accepts only signed requests, over mutual TLS. `./qaqpa.sh up` makes a demo
+Ed25519 key pair in .run/keys/ and a demo CA with client certificates in .run/pki/ (never committed)
+and registers both for AM/INT/AMGW/national-gateway:
 
   python3 tools/demo/signed_call.py --key .run/keys/amgw.key --keyid amgw-demo-1 \\
+    --cacert .run/pki/ca.crt --cert .run/pki/amgw.crt --cert-key .run/pki/amgw.key \\
     --client AM/INT/AMGW/national-gateway \\
-    --url http://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 --header 'Accept-Language: en'
+    --url https://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 --header 'Accept-Language: en'
+
+--key is the request-signing key; --cert and --cert-key are the TLS client certificate and its key
+(like curl's --cert/--key), --cacert the CA that verifies the gateway's server certificate.
 
 Signed components: @method @path @query content-digest qaqpa-client qaqpa-message-id, plus
 qaqpa-subject / qaqpa-purpose when given; parameters created, keyid, alg. Only GET with an empty
@@ -16,6 +21,7 @@ import argparse
 import base64
 import hashlib
 import http.client
+import ssl
 import sys
 import time
 import urllib.parse
@@ -72,7 +78,11 @@ def main():
     ap.add_argument("--key", required=True, help="PEM private key (Ed25519 or EC P-256)")
     ap.add_argument("--keyid", required=True, help="keyid registered in systems.yaml")
     ap.add_argument("--client", required=True, help="Qaqpa-Client (the signing system)")
-    ap.add_argument("--url", required=True, help="http://host:port/v1/services/...")
+    ap.add_argument("--url", required=True, help="http[s]://host:port/v1/services/...")
+    ap.add_argument("--cacert", help="https: PEM CA certificate(s) that verify the gateway "
+                    "(default: the system trust store)")
+    ap.add_argument("--cert", help="https: PEM client certificate for mutual TLS")
+    ap.add_argument("--cert-key", help="https: PEM private key of --cert (default: read from --cert)")
     ap.add_argument("--subject", help="Qaqpa-Subject, e.g. IIN:900101300017")
     ap.add_argument("--purpose", help="Qaqpa-Purpose, e.g. TAX_ADMINISTRATION")
     ap.add_argument("--header", action="append", default=[], metavar="'Name: value'",
@@ -80,8 +90,12 @@ def main():
     args = ap.parse_args()
 
     url = urllib.parse.urlsplit(args.url)
-    if url.scheme != "http" or not url.hostname:
-        sys.exit("signed_call.py: --url must be http://host[:port]/path")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        sys.exit("signed_call.py: --url must be http[s]://host[:port]/path")
+    if url.scheme == "http" and (args.cacert or args.cert or args.cert_key):
+        sys.exit("signed_call.py: --cacert, --cert and --cert-key need an https:// --url")
+    if args.cert_key and not args.cert:
+        sys.exit("signed_call.py: --cert-key needs --cert")
     path = url.path or "/"
     target = path + ("?" + url.query if url.query else "")
 
@@ -102,7 +116,20 @@ def main():
         headers[name.strip()] = value.strip()
     sign(key, "GET", path, url.query, headers, args.keyid)
 
-    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
+    if url.scheme == "https":
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and the host name
+        try:
+            if args.cacert:
+                tls.load_verify_locations(cafile=args.cacert)
+            else:
+                tls.load_default_certs()
+            if args.cert:
+                tls.load_cert_chain(args.cert, args.cert_key)
+        except (OSError, ssl.SSLError) as e:
+            sys.exit(f"signed_call.py: TLS files: {e}")
+        conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=30, context=tls)
+    else:
+        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=30)
     try:
         conn.request("GET", target, headers=headers)
         resp = conn.getresponse()
