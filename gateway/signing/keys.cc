@@ -149,7 +149,14 @@ std::optional<Algorithm> parseAlgorithm(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-std::optional<PublicKey> PublicKey::fromPem(std::string_view pem, std::string* error) {
+namespace {
+
+// Parses one PEM key with `read` (PEM_read_bio_PUBKEY or PEM_read_bio_PrivateKey) and checks it
+// is a supported algorithm. `what` names the expected PEM in the error.
+template <class Reader>
+std::optional<std::pair<Algorithm, detail::EvpPkeyPtr>> readPemKey(std::string_view pem,
+                                                                   Reader read, const char* what,
+                                                                   std::string* error) {
   ErrorQueueGuard guard;
   if (pem.size() > kMaxPemBytes) {
     setError(error, "PEM too large");
@@ -160,9 +167,9 @@ std::optional<PublicKey> PublicKey::fromPem(std::string_view pem, std::string* e
     setError(error, "out of memory");
     return std::nullopt;
   }
-  detail::EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, noPassphrase, nullptr));
+  detail::EvpPkeyPtr key(read(bio.get(), nullptr, noPassphrase, nullptr));
   if (!key) {
-    setError(error, "not a PEM public key (SubjectPublicKeyInfo)");
+    setError(error, what);
     return std::nullopt;
   }
   const auto alg = classify(key.get());
@@ -170,7 +177,16 @@ std::optional<PublicKey> PublicKey::fromPem(std::string_view pem, std::string* e
     setError(error, "unsupported key type (need Ed25519 or EC P-256)");
     return std::nullopt;
   }
-  return PublicKey(*alg, std::move(key));
+  return std::make_pair(*alg, std::move(key));
+}
+
+}  // namespace
+
+std::optional<PublicKey> PublicKey::fromPem(std::string_view pem, std::string* error) {
+  auto parsed =
+      readPemKey(pem, PEM_read_bio_PUBKEY, "not a PEM public key (SubjectPublicKeyInfo)", error);
+  if (!parsed) return std::nullopt;
+  return PublicKey(parsed->first, std::move(parsed->second));
 }
 
 std::optional<PublicKey> PublicKey::loadPemFileBlocking(const std::filesystem::path& path,
@@ -273,27 +289,10 @@ bool PublicKey::verify(std::string_view message, std::string_view signature) con
 }
 
 std::optional<PrivateKey> PrivateKey::fromPem(std::string_view pem, std::string* error) {
-  ErrorQueueGuard guard;
-  if (pem.size() > kMaxPemBytes) {
-    setError(error, "PEM too large");
-    return std::nullopt;
-  }
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) {
-    setError(error, "out of memory");
-    return std::nullopt;
-  }
-  detail::EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, noPassphrase, nullptr));
-  if (!key) {
-    setError(error, "not an unencrypted PEM private key");
-    return std::nullopt;
-  }
-  const auto alg = classify(key.get());
-  if (!alg) {
-    setError(error, "unsupported key type (need Ed25519 or EC P-256)");
-    return std::nullopt;
-  }
-  return PrivateKey(*alg, std::move(key));
+  auto parsed =
+      readPemKey(pem, PEM_read_bio_PrivateKey, "not an unencrypted PEM private key", error);
+  if (!parsed) return std::nullopt;
+  return PrivateKey(parsed->first, std::move(parsed->second));
 }
 
 std::optional<PrivateKey> PrivateKey::loadPemFileBlocking(const std::filesystem::path& path,
