@@ -3,10 +3,14 @@
 // (or a variant built on a temporary copy of it), with a real FileConsentStore holding the
 // consents the table's symbolic ids name. Each case is its own test, named after the case. The
 // table's format is documented at the top of cases.yaml; any key it does not list is an error.
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -37,6 +41,9 @@
 #include "gateway/policy/policy_stage.h"
 #include "gateway/policy/quota_registry.h"
 #include "gateway/policy/replay_window.h"
+#include "gateway/signing/content_digest.h"
+#include "gateway/signing/keys.h"
+#include "gateway/signing/request_signature.h"
 #include "tests/consent/manual_time_source.h"
 
 #ifndef QAQPA_SOURCE_DIR
@@ -69,6 +76,12 @@ struct Expect {
   std::optional<int> http;
 };
 
+// A signature the runner puts on the request (PROTOCOL.md §2 components) before the stages run.
+struct Sign {
+  std::string key;            // a test key name, also the keyid (kTestKeys)
+  std::string tamper = "none";  // kTampers
+};
+
 struct Case {
   std::string name;
   std::string section;
@@ -81,7 +94,9 @@ struct Case {
       message_id, at;
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<TlsCert> tls_cert;
+  std::optional<Sign> sign;
   bool repeat = false;
+  int times = 1;
   Expect expect, expect_first;
   std::string known_bug;
   std::string table_error;  // set on the one pseudo-case reporting a malformed table
@@ -106,6 +121,12 @@ std::string joined(const std::set<std::string>& keys) {
   for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
   return out;
 }
+
+// Key pairs the runner generates per run (name -> OpenSSL key type); the name is the keyid.
+const std::map<std::string, std::string> kTestKeys = {
+    {"amgw-ed", "ED25519"}, {"amgw-p256", "EC"}, {"bank-p256", "EC"}};
+const std::set<std::string> kTampers = {"none",         "body",           "header",
+                                        "created_old",  "created_future", "alg_mismatch"};
 
 // Typo protection: every key of `map` must be in `allowed`.
 void checkKeys(const YAML::Node& map, const std::set<std::string>& allowed,
@@ -187,8 +208,8 @@ Case parseCase(const YAML::Node& n, const std::string& section, bool section_tru
   c.demo_trust = section_trust;
   c.bundle = section_bundle;
   checkKeys(n,
-            {"name", "zone", "demo_trust", "bundle", "request", "repeat", "expect", "expect_first",
-             "known_bug", "note"},
+            {"name", "zone", "demo_trust", "bundle", "request", "repeat", "times", "sign", "expect",
+             "expect_first", "known_bug", "note"},
             "a case");
   if (!n["name"]) tableError(n, "a case needs 'name'");
   c.name = scalar(n["name"], "name");
@@ -208,6 +229,24 @@ Case parseCase(const YAML::Node& n, const std::string& section, bool section_tru
     tableError(n, where + ": unknown bundle variant '" + c.bundle + "'");
   }
   if (n["repeat"]) c.repeat = boolean(n["repeat"], where + ".repeat");
+  if (n["times"]) {
+    c.times = n["times"].as<int>();
+    if (c.times < 1 || c.times > 1000) tableError(n["times"], where + ": times must be 1..1000");
+    if (c.repeat) tableError(n["times"], where + ": times and repeat exclude each other");
+  }
+  if (n["sign"]) {
+    const YAML::Node s = n["sign"];
+    checkKeys(s, {"key", "tamper"}, where + ".sign");
+    Sign sg;
+    if (!s["key"]) tableError(s, where + ".sign needs 'key'");
+    sg.key = scalar(s["key"], where + ".sign.key");
+    if (!kTestKeys.contains(sg.key)) tableError(s["key"], where + ": unknown test key '" + sg.key + "'");
+    if (s["tamper"]) sg.tamper = scalar(s["tamper"], where + ".sign.tamper");
+    if (!kTampers.contains(sg.tamper)) {
+      tableError(s["tamper"], where + ": unknown tamper '" + sg.tamper + "'; known: " + joined(kTampers));
+    }
+    c.sign = sg;
+  }
   if (n["known_bug"]) c.known_bug = scalar(n["known_bug"], where + ".known_bug");
   if (!n["expect"]) tableError(n, where + " needs 'expect'");
   c.expect = parseExpect(n["expect"], where + ".expect");
@@ -240,6 +279,9 @@ Case parseCase(const YAML::Node& n, const std::string& section, bool section_tru
                                  "'; known: " + joined(kSymbolicConsents));
   }
   c.message_id = optScalar(r, "message_id", rw);
+  if (c.times > 1 && c.message_id) {
+    tableError(r, where + ": times sends fresh message ids; give no message_id");
+  }
   if (c.repeat && !c.message_id) {
     tableError(r, where + ": repeat: true needs a message_id (else each request gets a new one)");
   }
@@ -280,7 +322,8 @@ Table parseTable() {
     for (const auto& kv : t.variants) {
       const std::string name = kv.first.as<std::string>();
       if (name == "demo") tableError(kv.first, "'demo' is the pristine bundle; pick another name");
-      checkKeys(kv.second, {"certificates", "add_grants", "note"}, "variant '" + name + "'");
+      checkKeys(kv.second, {"certificates", "add_grants", "patch_grants", "signature_keys", "note"},
+                "variant '" + name + "'");
       variant_names.insert(name);
     }
   }
@@ -350,9 +393,50 @@ const std::string kTax = "KZ/GOV/240140000021/tax-service";
 const std::string kCitizen = "IIN:900101300017";
 const std::string kOtherCitizen = "IIN:850615300129";
 
+// A fresh key pair (type "ED25519" or "EC" for P-256): the private key and the public PEM.
+struct TestKey {
+  std::optional<signing::PrivateKey> priv;
+  std::string public_pem;
+};
+
+TestKey generateKey(const std::string& type) {
+  EVP_PKEY* raw = type == "ED25519" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
+                                    : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  if (raw == nullptr) throw std::runtime_error("cannot generate a " + type + " key");
+  auto pem = [&](bool priv) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (priv) {
+      PEM_write_bio_PrivateKey(bio, raw, nullptr, nullptr, 0, nullptr, nullptr);
+    } else {
+      PEM_write_bio_PUBKEY(bio, raw);
+    }
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(len));
+    BIO_free(bio);
+    return out;
+  };
+  TestKey k;
+  std::string error;
+  k.priv = signing::PrivateKey::fromPem(pem(true), &error);
+  k.public_pem = pem(false);
+  EVP_PKEY_free(raw);
+  if (!k.priv) throw std::runtime_error("generated " + type + " key does not load: " + error);
+  return k;
+}
+
+// A message id no case names (the table's literal ids use the variant nibble 8, these 9).
+std::string freshMessageId() {
+  static unsigned long long counter = 0;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "0190a6f4-3c2b-7d1e-9f00-%012llx", ++counter);
+  return buf;
+}
+
 class World {
  public:
   World() {
+    for (const auto& [name, type] : kTestKeys) keys_.emplace(name, generateKey(type));
     std::string pattern = (fs::temp_directory_path() / "qaqpa-cases-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
@@ -369,6 +453,7 @@ class World {
   metrics::Metrics& metrics() { return metrics_; }
 
   std::string consentId(const std::string& symbolic) const { return consent_ids_.at(symbolic); }
+  const TestKey& key(const std::string& name) const { return keys_.at(name); }
 
   // Runs an awaitable to completion on this world's io_context (which outlives the store).
   template <class T>
@@ -481,6 +566,67 @@ class World {
           writeYaml(file, provider);
         }
       }
+      if (v["patch_grants"]) {
+        // provider file -> [{client, service, set: {key: value...}}]: `set` is merged into every
+        // grant of `client` that lists `service`.
+        for (const auto& kv : v["patch_grants"]) {
+          const fs::path file = dir / kv.first.as<std::string>();
+          if (!fs::exists(file)) {
+            throw std::runtime_error("variant '" + bundle + "': no bundle file " +
+                                     kv.first.as<std::string>());
+          }
+          YAML::Node provider = YAML::LoadFile(file.string());
+          for (const auto& patch : kv.second) {
+            const std::string client = patch["client"].as<std::string>();
+            const std::string service = patch["service"].as<std::string>();
+            int matched = 0;
+            for (YAML::Node g : provider["grants"]) {
+              if (g["client"].as<std::string>() != client) continue;
+              bool lists = false;
+              for (const auto& sv : g["services"]) lists |= sv.as<std::string>() == service;
+              if (!lists) continue;
+              ++matched;
+              for (const auto& set : patch["set"]) g[set.first.as<std::string>()] = YAML::Clone(set.second);
+            }
+            if (matched == 0) {
+              throw std::runtime_error("variant '" + bundle + "': patch_grants matches no grant of " +
+                                       client + " for " + service);
+            }
+          }
+          writeYaml(file, provider);
+        }
+      }
+      if (v["signature_keys"]) {
+        // system id -> [{keyid, alg}]: keyid names a key the runner generated (kTestKeys); its
+        // public PEM is written to keys/<keyid>.pem in the copy.
+        fs::create_directories(dir / "keys");
+        YAML::Node systems = YAML::LoadFile((dir / "systems.yaml").string());
+        std::set<std::string> wanted;
+        for (const auto& kv : v["signature_keys"]) wanted.insert(kv.first.as<std::string>());
+        for (YAML::Node s : systems["systems"]) {
+          const std::string id = s["id"].as<std::string>();
+          const YAML::Node list = v["signature_keys"][id];
+          if (!list) continue;
+          wanted.erase(id);
+          for (const auto& k : list) {
+            const std::string keyid = k["keyid"].as<std::string>();
+            if (!keys_.contains(keyid)) {
+              throw std::runtime_error("variant '" + bundle + "': no test key '" + keyid + "'");
+            }
+            writeFile(dir / "keys" / (keyid + ".pem"), keys_.at(keyid).public_pem);
+            YAML::Node entry;
+            entry["keyid"] = keyid;
+            entry["alg"] = k["alg"].as<std::string>();
+            entry["public_key_file"] = "keys/" + keyid + ".pem";
+            s["signature_keys"].push_back(entry);
+          }
+        }
+        if (!wanted.empty()) {
+          throw std::runtime_error("variant '" + bundle + "': signature_keys for unregistered " +
+                                   "systems: " + joined(wanted));
+        }
+        writeYaml(dir / "systems.yaml", systems);
+      }
     }
 
     YAML::Node gw = YAML::LoadFile((dir / "qaqpa.yaml").string());
@@ -513,6 +659,7 @@ class World {
   std::unique_ptr<consent::FileConsentStore> store_;
   metrics::Metrics metrics_;
   std::map<std::string, std::string> consent_ids_;
+  std::map<std::string, TestKey> keys_;
   std::map<std::string, std::shared_ptr<const config::Snapshot>> snapshots_;
 };
 
@@ -564,7 +711,8 @@ class CasesTest : public ::testing::TestWithParam<Case> {
 
   Outcome runOnce(const Case& c, const std::shared_ptr<const config::Snapshot>& snap,
                   const std::shared_ptr<const PolicyRuntime>& runtime, pipeline::Stage& envelope,
-                  pipeline::Stage& policy) {
+                  pipeline::Stage& policy, Clock::time_point received_at,
+                  const std::optional<std::string>& message_id) {
     const std::string target =
         c.target ? *c.target : "/v1/services/" + *c.service + c.path.value_or("");
     pipeline::Request req{bhttp::verb::get, target, 11};
@@ -572,7 +720,7 @@ class CasesTest : public ::testing::TestWithParam<Case> {
       if (value) req.insert(name, *value);
     };
     add("Qaqpa-Client", c.client);
-    add("Qaqpa-Message-Id", c.message_id);
+    add("Qaqpa-Message-Id", message_id);
     add("Qaqpa-Subject", c.subject);
     add("Qaqpa-Purpose", c.purpose);
     add("Qaqpa-Actor", c.actor);
@@ -581,11 +729,12 @@ class CasesTest : public ::testing::TestWithParam<Case> {
                  c.consent->starts_with("$") ? world_->consentId(*c.consent) : *c.consent);
     }
     for (const auto& [name, value] : c.headers) req.insert(name, value);
+    if (c.sign) sign(*c.sign, req, received_at, c.tls_cert ? "https" : "http");
 
     pipeline::Exchange ex(snap, c.zone, std::move(req));
     ex.started = std::chrono::steady_clock::now();
     ex.policy_state = runtime;  // as the server does: the quotas derived from this snapshot
-    ex.received_at = c.at ? *config::parseRfc3339(*c.at) : Clock::now();
+    ex.received_at = received_at;
     pipeline::TlsPeer peer;
     if (c.tls_cert) {
       peer.verified = c.tls_cert->verified;
@@ -609,6 +758,43 @@ class CasesTest : public ::testing::TestWithParam<Case> {
       o.code = "RESPOND";
     }
     return o;
+  }
+
+  // Signs `req` as its client would (label sig1, PROTOCOL.md §2 components, created = the case's
+  // time), then applies the tamper. A GET has an empty body: Content-Digest is that of "".
+  static void sign(const Sign& s, pipeline::Request& req, Clock::time_point at,
+                   const std::string& scheme) {
+    req.set("Content-Digest", signing::contentDigestSha256(""));
+    std::vector<std::string_view> components = {"@method",        "@path",
+                                                "@query",         "content-digest",
+                                                "qaqpa-client",   "qaqpa-message-id"};
+    if (req.find("Qaqpa-Subject") != req.end()) components.push_back("qaqpa-subject");
+    if (req.find("Qaqpa-Purpose") != req.end()) components.push_back("qaqpa-purpose");
+    Clock::time_point created = at;
+    if (s.tamper == "created_old") created -= std::chrono::seconds(301);
+    if (s.tamper == "created_future") created += std::chrono::seconds(301);
+    signing::SignatureParams params;
+    params.created =
+        std::chrono::duration_cast<std::chrono::seconds>(created.time_since_epoch()).count();
+    params.keyid = s.key;
+    std::string error;
+    auto headers = signing::signRequest(req, components, "sig1", params,
+                                        *world_->key(s.key).priv, scheme, &error);
+    if (!headers) throw std::runtime_error("signing with " + s.key + " failed: " + error);
+    std::string input = headers->signature_input;
+    if (s.tamper == "alg_mismatch") {
+      // Claim the other algorithm than the key's.
+      const bool ed = world_->key(s.key).priv->algorithm() == signing::Algorithm::Ed25519;
+      const std::string have = std::string("alg=\"") + (ed ? "ed25519" : "ecdsa-p256-sha256") + "\"";
+      const std::string want = std::string("alg=\"") + (ed ? "ecdsa-p256-sha256" : "ed25519") + "\"";
+      const auto pos = input.find(have);
+      if (pos == std::string::npos) throw std::runtime_error("no " + have + " in " + input);
+      input.replace(pos, have.size(), want);
+    }
+    req.set("Signature-Input", input);
+    req.set("Signature", headers->signature);
+    if (s.tamper == "body") req.body() = R"({"iin":"900101300017"})";
+    if (s.tamper == "header") req.set("Qaqpa-Message-Id", freshMessageId());
   }
 
   static std::unique_ptr<World> world_;
@@ -644,20 +830,43 @@ TEST_P(CasesTest, Decides) {
   std::unique_ptr<pipeline::Stage> envelope = envelope::makeEnvelopeStage();
   std::unique_ptr<pipeline::Stage> policy = makePolicyStage(context);
 
+  // One instant for all the case's requests; a signed or repeated request needs a message id.
+  const Clock::time_point at = c.at ? *config::parseRfc3339(*c.at) : Clock::now();
+  std::optional<std::string> message_id = c.message_id;
+  if (!message_id && c.sign) message_id = freshMessageId();
+  std::string earlier;
+  try {
+    for (int i = 1; i < c.times; ++i) {
+      earlier += (earlier.empty() ? "" : ", ") +
+                 runOnce(c, snap, runtime, *envelope, *policy, at, freshMessageId()).describe();
+    }
+  } catch (const std::exception& e) {
+    FAIL() << where << ": " << e.what();
+  }
+  if (c.times > 1) message_id = freshMessageId();
+
   if (c.repeat) {
-    const Outcome first = runOnce(c, snap, runtime, *envelope, *policy);
+    const Outcome first = runOnce(c, snap, runtime, *envelope, *policy, at, message_id);
     const auto bad = mismatches(c.expect_first, first);
     ASSERT_TRUE(bad.empty()) << where << ": the first of the two requests should be "
                              << describe(c.expect_first) << ", got " << first.describe();
   }
-  const Outcome got = runOnce(c, snap, runtime, *envelope, *policy);
+  Outcome got;
+  try {
+    got = runOnce(c, snap, runtime, *envelope, *policy, at, message_id);
+  } catch (const std::exception& e) {
+    FAIL() << where << ": " << e.what();
+  }
   const auto bad = mismatches(c.expect, got);
   if (!bad.empty()) {
     std::string which;
     for (const auto& b : bad) which += (which.empty() ? "" : ", ") + b;
-    ADD_FAILURE() << where << (c.repeat ? " (second request)" : "") << ": expected "
-                  << describe(c.expect) << ", got " << got.describe() << " [differs in " << which
-                  << "]";
+    ADD_FAILURE() << where << (c.repeat ? " (second request)" : "")
+                  << (c.times > 1 ? " (request " + std::to_string(c.times) + ", earlier: " +
+                                        earlier + ")"
+                                  : std::string())
+                  << ": expected " << describe(c.expect) << ", got " << got.describe()
+                  << " [differs in " << which << "]";
   }
 }
 
@@ -666,7 +875,7 @@ std::string caseName(const ::testing::TestParamInfo<Case>& info) { return info.p
 INSTANTIATE_TEST_SUITE_P(DemoBundle, CasesTest, ::testing::ValuesIn(table().cases), caseName);
 
 // The table itself: big enough, and covering every zone and every reason the two stages produce
-// on their own (the reserved quota/signature reasons come with the lead's cases).
+// on their own, the rate limit and the request signature.
 TEST(CasesTableTest, CoversEveryZoneAndReason) {
   const Table& t = table();
   ASSERT_FALSE(t.cases.empty());
@@ -690,7 +899,11 @@ TEST(CasesTableTest, CoversEveryZoneAndReason) {
                         "PURPOSE_NOT_ALLOWED", "GRANT_NOT_ACTIVE",
                         "CONSENT_MISSING",     "CONSENT_NOT_FOUND",
                         "CONSENT_REVOKED",     "CONSENT_EXPIRED",
-                        "CONSENT_MISMATCH",    "MESSAGE_REPLAYED"}) {
+                        "CONSENT_MISMATCH",    "MESSAGE_REPLAYED",
+                        "RATE_EXCEEDED",       "SIGNATURE_MISSING",
+                        "SIGNATURE_KEY_MISMATCH", "SIGNATURE_DIGEST_MISMATCH",
+                        "SIGNATURE_NOT_VERIFIED", "SIGNATURE_STALE",
+                        "SIGNATURE_FROM_FUTURE",  "SIGNATURE_ALG_MISMATCH"}) {
     EXPECT_TRUE(reasons.contains(r)) << "no case expects " << r;
   }
   EXPECT_TRUE(codes.contains("OK"));
