@@ -164,12 +164,10 @@ TEST_F(HttpUpstreamPoolTest, PooledConnectionClosedByProviderIsDetectedAndReplac
 }
 
 TEST_F(HttpUpstreamPoolTest, RefusedConnectionIsProviderUnavailable) {
-  std::uint16_t port;
-  {
-    FakeProvider provider(ioc_, Behaviour::KeepAlive);
-    port = provider.port();
-    provider.stop();
-  }
+  // Closed, but kept alive: its accept coroutine still has to run once to see the closure.
+  FakeProvider provider(ioc_, Behaviour::KeepAlive);
+  const std::uint16_t port = provider.port();
+  provider.stop();
   HttpUpstreamPool pool(ioc_.get_executor(), settings_, &metrics_.upstream());
   auto r = send(pool, port);
   ASSERT_FALSE(r.response);
