@@ -17,8 +17,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 
-#include "gateway/pipeline/wire.h"
-
 namespace qaqpa::adapters::http {
 namespace {
 
@@ -35,7 +33,6 @@ struct Connection {
   explicit Connection(asio::any_io_executor ex) : stream(ex) {}
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
-  std::string head;  // serialized request head, reused for every request on this connection
   std::chrono::steady_clock::time_point idle_since{};
 };
 
@@ -169,9 +166,9 @@ std::size_t HttpUpstreamPool::idleCount() const noexcept {
   return n;
 }
 
-asio::awaitable<routing::UpstreamResult> HttpUpstreamPool::send(const config::Upstream& upstream,
-                                                                pipeline::Request& request,
-                                                                std::chrono::milliseconds timeout) {
+asio::awaitable<routing::UpstreamResult> HttpUpstreamPool::send(
+    const config::Upstream& upstream, const routing::UpstreamRequest& request,
+    std::chrono::milliseconds timeout) {
   Impl& im = *impl_;
   const std::string k = Impl::key(upstream);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -188,9 +185,8 @@ asio::awaitable<routing::UpstreamResult> HttpUpstreamPool::send(const config::Up
     }
 
     conn->stream.expires_at(deadline);
-    pipeline::serializeHead(request, conn->head);
-    const std::array<asio::const_buffer, 2> out{asio::buffer(conn->head),
-                                                asio::buffer(request.body())};
+    const std::array<asio::const_buffer, 2> out{asio::buffer(request.head),
+                                                asio::buffer(request.body)};
     auto [wec, written] = co_await asio::async_write(conn->stream, out, kNoThrow);
     (void)written;
     if (wec) {
@@ -210,7 +206,7 @@ asio::awaitable<routing::UpstreamResult> HttpUpstreamPool::send(const config::Up
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(im.settings.max_response_body_bytes);
     parser.header_limit(64 * 1024);
-    if (request.method() == bhttp::verb::head) parser.skip(true);
+    if (request.method == bhttp::verb::head) parser.skip(true);
     auto [rec, read] = co_await bhttp::async_read(conn->stream, conn->buffer, parser, kNoThrow);
     if (rec) {
       if (rec == beast::error::timeout) {
@@ -221,7 +217,7 @@ asio::awaitable<routing::UpstreamResult> HttpUpstreamPool::send(const config::Up
       const bool nothing_received = read == 0 && conn->buffer.size() == 0;
       const bool closed = rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
                           rec == asio::error::connection_reset;
-      if (reused && attempt == 0 && nothing_received && closed && isIdempotent(request.method())) {
+      if (reused && attempt == 0 && nothing_received && closed && isIdempotent(request.method)) {
         metrics::inc(im.metrics->stale_retries);
         continue;
       }

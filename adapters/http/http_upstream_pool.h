@@ -27,7 +27,7 @@ class HttpUpstreamPool final : public routing::UpstreamClient {
   ~HttpUpstreamPool() override;
 
   boost::asio::awaitable<routing::UpstreamResult> send(const config::Upstream& upstream,
-                                                       pipeline::Request& request,
+                                                       const routing::UpstreamRequest& request,
                                                        std::chrono::milliseconds timeout) override;
 
   // Closes every idle connection (drain). In-flight requests keep theirs until they finish.

@@ -85,45 +85,52 @@ class RoutingStage final : public pipeline::Stage {
           Failure{StatusCode::Internal, Reason::InternalError, {}, "routing without service"});
     }
     const config::Upstream& up = service->upstream;
-    pipeline::Request out;
-    out.method(ex.request.method());
-    out.version(11);
-    std::string target;
-    target.reserve(up.base_path.size() + ex.envelope.service_path.size() +
-                   ex.envelope.query.size() + 2);
-    target += up.base_path;
-    target += ex.envelope.service_path;
-    if (target.empty()) target = "/";
+    UpstreamRequest out;
+    out.method = ex.request.method();
+    out.body = ex.request.body();  // a view: the exchange keeps the one buffer
+    std::string& h = out.head;
+    h.reserve(512);
+    h.append(ex.request.method_string());
+    h.push_back(' ');
+    h.append(up.base_path);
+    h.append(ex.envelope.service_path);
+    if (up.base_path.empty() && ex.envelope.service_path.empty()) h.push_back('/');
     if (!ex.envelope.query.empty()) {
-      target += '?';
-      target += ex.envelope.query;
+      h.push_back('?');
+      h.append(ex.envelope.query);
     }
-    out.target(target);
+    h.append(" HTTP/1.1\r\n");
+    auto field = [&h](std::string_view name, std::string_view value) {
+      h.append(name);
+      h.append(": ");
+      h.append(value);
+      h.append("\r\n");
+    };
 
     // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
     const std::string_view connection = ex.request[bhttp::field::connection];
-    for (const auto& field : ex.request) {
-      const std::string_view name = field.name_string();
-      if (forwardRequestHeader(name) && !listedIn(connection, name)) {
-        out.insert(name, field.value());
-      }
+    for (const auto& f : ex.request) {
+      const std::string_view name = f.name_string();
+      if (forwardRequestHeader(name) && !listedIn(connection, name)) field(name, f.value());
     }
-    std::string host = up.host;
+    h.append("Host: ");
+    h.append(up.host);
     if (up.port != 80) {
-      host += ':';
-      host += std::to_string(up.port);
+      h.push_back(':');
+      h.append(std::to_string(up.port));
     }
-    out.set(bhttp::field::host, host);
-    addVerifiedHeaders(ex, out);
+    h.append("\r\n");
+    addVerifiedHeaders(ex, field);
+    if (!out.body.empty() || bhttp::verb::post == out.method || bhttp::verb::put == out.method ||
+        bhttp::verb::patch == out.method) {
+      field("Content-Length", std::to_string(out.body.size()));
+    }
+    h.append("\r\n");
 
-    // Move the body out and back: one buffer for the whole exchange (later stages digest it).
-    out.body() = std::move(ex.request.body());
-    out.prepare_payload();
     const auto timeout = service->timeout.count() > 0
                              ? service->timeout
                              : ex.snapshot->gateway.upstream.default_timeout;
     UpstreamResult r = co_await client_.send(up, out, timeout);
-    ex.request.body() = std::move(out.body());
 
     if (!r.response) {
       r.failure.param.clear();  // never leak upstream details to the client
@@ -157,15 +164,16 @@ class RoutingStage final : public pipeline::Stage {
   }
 
  private:
-  static void addVerifiedHeaders(const pipeline::Exchange& ex, pipeline::Request& out) {
+  template <class Field>
+  static void addVerifiedHeaders(const pipeline::Exchange& ex, Field& field) {
     const pipeline::Envelope& env = ex.envelope;
-    out.set("Qaqpa-Client", env.client);
-    out.set("Qaqpa-Message-Id", common::toString(env.message_id));
-    out.set("Qaqpa-Correlation-Id", common::toString(env.correlation_id));
-    if (env.subject) out.set("Qaqpa-Subject", env.subject->toString());
-    if (!env.purpose.empty()) out.set("Qaqpa-Purpose", env.purpose);
-    if (env.actor) out.set("Qaqpa-Actor", env.actor->toString());
-    out.set("Qaqpa-Gateway", ex.snapshot->gateway.node_id);
+    field("Qaqpa-Client", env.client);
+    field("Qaqpa-Message-Id", common::toString(env.message_id));
+    field("Qaqpa-Correlation-Id", common::toString(env.correlation_id));
+    if (env.subject) field("Qaqpa-Subject", env.subject->toString());
+    if (!env.purpose.empty()) field("Qaqpa-Purpose", env.purpose);
+    if (env.actor) field("Qaqpa-Actor", env.actor->toString());
+    field("Qaqpa-Gateway", ex.snapshot->gateway.node_id);
   }
 
   UpstreamClient& client_;

@@ -5,6 +5,10 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/verb.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -14,6 +18,15 @@
 
 namespace qaqpa::routing {
 
+// A request ready for the wire: the serialized request line and header section (ending in an
+// empty line, with Host and, when there is a body, Content-Length) and a view of the body, which
+// stays owned by the exchange. Built once by the routing stage; no header map in between.
+struct UpstreamRequest {
+  boost::beast::http::verb method = boost::beast::http::verb::get;
+  std::string head;
+  std::string_view body;
+};
+
 struct UpstreamResult {
   std::optional<pipeline::Response> response;  // set on success (any HTTP status)
   common::Failure failure;                     // when !response: ProviderUnavailable/Timeout/Error
@@ -22,11 +35,11 @@ struct UpstreamResult {
 class UpstreamClient {
  public:
   virtual ~UpstreamClient() = default;
-  // Sends `request` (already addressed: target, Host, headers) to `upstream` and reads the whole
-  // response within `timeout` (from the moment the request is written; connect has its own
-  // deadline). Never throws.
+  // Sends `request` to `upstream` and reads the whole response within `timeout` (from the moment
+  // the request is written; connect has its own deadline). `request` must stay valid until the
+  // awaitable completes. Never throws.
   virtual boost::asio::awaitable<UpstreamResult> send(const config::Upstream& upstream,
-                                                      pipeline::Request& request,
+                                                      const UpstreamRequest& request,
                                                       std::chrono::milliseconds timeout) = 0;
 };
 

@@ -3,6 +3,7 @@
 #include "adapters/http/http_upstream_pool.h"
 
 #include <gtest/gtest.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,6 +16,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include "gateway/pipeline/wire.h"
 
 namespace qaqpa::adapters::http {
 namespace {
@@ -96,6 +98,13 @@ class FakeProvider {
   std::uint16_t port_ = 0;
 };
 
+routing::UpstreamRequest wire(pipeline::Request req) {
+  routing::UpstreamRequest out;
+  out.method = req.method();
+  pipeline::serializeHead(req, out.head);
+  return out;  // no bodies in these tests
+}
+
 class HttpUpstreamPoolTest : public ::testing::Test {
  protected:
   HttpUpstreamPoolTest() {
@@ -111,7 +120,8 @@ class HttpUpstreamPoolTest : public ::testing::Test {
     pipeline::Request req{method, "/p?q=1", 11};
     req.set(bhttp::field::host, "127.0.0.1");
     req.prepare_payload();
-    auto fut = asio::co_spawn(ioc_, pool.send(up, req, timeout), asio::use_future);
+    const routing::UpstreamRequest out = wire(req);
+    auto fut = asio::co_spawn(ioc_, pool.send(up, out, timeout), asio::use_future);
     while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       ioc_.run_one_for(std::chrono::milliseconds(50));
     }
@@ -205,7 +215,7 @@ TEST_F(HttpUpstreamPoolTest, IdleConnectionsAreBoundedPerHost) {
   HttpUpstreamPool pool(ioc_.get_executor(), settings_, &metrics_.upstream());
   // Six concurrent requests need six connections; only max_idle_per_host (4) stay pooled.
   config::Upstream up{"http", "127.0.0.1", provider.port(), ""};
-  std::vector<pipeline::Request> reqs(6, pipeline::Request{bhttp::verb::get, "/", 11});
+  std::vector<routing::UpstreamRequest> reqs(6, wire(pipeline::Request{bhttp::verb::get, "/", 11}));
   std::vector<std::future<routing::UpstreamResult>> futs;
   for (auto& r : reqs) {
     futs.push_back(
