@@ -78,7 +78,7 @@ struct Expect {
 
 // A signature the runner puts on the request (PROTOCOL.md §2 components) before the stages run.
 struct Sign {
-  std::string key;            // a test key name, also the keyid (kTestKeys)
+  std::string key;              // a test key name, also the keyid (kTestKeys)
   std::string tamper = "none";  // kTampers
 };
 
@@ -125,8 +125,8 @@ std::string joined(const std::set<std::string>& keys) {
 // Key pairs the runner generates per run (name -> OpenSSL key type); the name is the keyid.
 const std::map<std::string, std::string> kTestKeys = {
     {"amgw-ed", "ED25519"}, {"amgw-p256", "EC"}, {"bank-p256", "EC"}};
-const std::set<std::string> kTampers = {"none",         "body",           "header",
-                                        "created_old",  "created_future", "alg_mismatch"};
+const std::set<std::string> kTampers = {"none",        "body",           "header",
+                                        "created_old", "created_future", "alg_mismatch"};
 
 // Typo protection: every key of `map` must be in `allowed`.
 void checkKeys(const YAML::Node& map, const std::set<std::string>& allowed,
@@ -240,10 +240,12 @@ Case parseCase(const YAML::Node& n, const std::string& section, bool section_tru
     Sign sg;
     if (!s["key"]) tableError(s, where + ".sign needs 'key'");
     sg.key = scalar(s["key"], where + ".sign.key");
-    if (!kTestKeys.contains(sg.key)) tableError(s["key"], where + ": unknown test key '" + sg.key + "'");
+    if (!kTestKeys.contains(sg.key))
+      tableError(s["key"], where + ": unknown test key '" + sg.key + "'");
     if (s["tamper"]) sg.tamper = scalar(s["tamper"], where + ".sign.tamper");
     if (!kTampers.contains(sg.tamper)) {
-      tableError(s["tamper"], where + ": unknown tamper '" + sg.tamper + "'; known: " + joined(kTampers));
+      tableError(s["tamper"],
+                 where + ": unknown tamper '" + sg.tamper + "'; known: " + joined(kTampers));
     }
     c.sign = sg;
   }
@@ -586,11 +588,13 @@ class World {
               for (const auto& sv : g["services"]) lists |= sv.as<std::string>() == service;
               if (!lists) continue;
               ++matched;
-              for (const auto& set : patch["set"]) g[set.first.as<std::string>()] = YAML::Clone(set.second);
+              for (const auto& set : patch["set"])
+                g[set.first.as<std::string>()] = YAML::Clone(set.second);
             }
             if (matched == 0) {
-              throw std::runtime_error("variant '" + bundle + "': patch_grants matches no grant of " +
-                                       client + " for " + service);
+              throw std::runtime_error("variant '" + bundle +
+                                       "': patch_grants matches no grant of " + client + " for " +
+                                       service);
             }
           }
           writeYaml(file, provider);
@@ -765,9 +769,8 @@ class CasesTest : public ::testing::TestWithParam<Case> {
   static void sign(const Sign& s, pipeline::Request& req, Clock::time_point at,
                    const std::string& scheme) {
     req.set("Content-Digest", signing::contentDigestSha256(""));
-    std::vector<std::string_view> components = {"@method",        "@path",
-                                                "@query",         "content-digest",
-                                                "qaqpa-client",   "qaqpa-message-id"};
+    std::vector<std::string_view> components = {
+        "@method", "@path", "@query", "content-digest", "qaqpa-client", "qaqpa-message-id"};
     if (req.find("Qaqpa-Subject") != req.end()) components.push_back("qaqpa-subject");
     if (req.find("Qaqpa-Purpose") != req.end()) components.push_back("qaqpa-purpose");
     Clock::time_point created = at;
@@ -778,15 +781,17 @@ class CasesTest : public ::testing::TestWithParam<Case> {
         std::chrono::duration_cast<std::chrono::seconds>(created.time_since_epoch()).count();
     params.keyid = s.key;
     std::string error;
-    auto headers = signing::signRequest(req, components, "sig1", params,
-                                        *world_->key(s.key).priv, scheme, &error);
+    auto headers = signing::signRequest(req, components, "sig1", params, *world_->key(s.key).priv,
+                                        scheme, &error);
     if (!headers) throw std::runtime_error("signing with " + s.key + " failed: " + error);
     std::string input = headers->signature_input;
     if (s.tamper == "alg_mismatch") {
       // Claim the other algorithm than the key's.
       const bool ed = world_->key(s.key).priv->algorithm() == signing::Algorithm::Ed25519;
-      const std::string have = std::string("alg=\"") + (ed ? "ed25519" : "ecdsa-p256-sha256") + "\"";
-      const std::string want = std::string("alg=\"") + (ed ? "ecdsa-p256-sha256" : "ed25519") + "\"";
+      const std::string have =
+          std::string("alg=\"") + (ed ? "ed25519" : "ecdsa-p256-sha256") + "\"";
+      const std::string want =
+          std::string("alg=\"") + (ed ? "ecdsa-p256-sha256" : "ed25519") + "\"";
       const auto pos = input.find(have);
       if (pos == std::string::npos) throw std::runtime_error("no " + have + " in " + input);
       input.replace(pos, have.size(), want);
@@ -862,9 +867,9 @@ TEST_P(CasesTest, Decides) {
     std::string which;
     for (const auto& b : bad) which += (which.empty() ? "" : ", ") + b;
     ADD_FAILURE() << where << (c.repeat ? " (second request)" : "")
-                  << (c.times > 1 ? " (request " + std::to_string(c.times) + ", earlier: " +
-                                        earlier + ")"
-                                  : std::string())
+                  << (c.times > 1
+                          ? " (request " + std::to_string(c.times) + ", earlier: " + earlier + ")"
+                          : std::string())
                   << ": expected " << describe(c.expect) << ", got " << got.describe()
                   << " [differs in " << which << "]";
   }
@@ -889,18 +894,18 @@ TEST(CasesTableTest, CoversEveryZoneAndReason) {
     if (c.expect.reason) reasons.insert(*c.expect.reason);
   }
   EXPECT_EQ(zones.size(), 3u);
-  for (const char* r : {"MISSING_HEADER",      "INVALID_HEADER",
-                        "DUPLICATE_HEADER",    "INVALID_SUBJECT_CHECKSUM",
-                        "INVALID_SERVICE_ID",  "INVALID_PATH",
-                        "CLIENT_UNKNOWN",      "CLIENT_WRONG_ZONE",
-                        "CLIENT_NOT_PROVEN",   "CLIENT_CERT_MISMATCH",
-                        "CLIENT_CERT_UNKNOWN", "SERVICE_UNKNOWN",
-                        "SERVICE_NOT_EXPOSED", "NO_GRANT",
-                        "PURPOSE_NOT_ALLOWED", "GRANT_NOT_ACTIVE",
-                        "CONSENT_MISSING",     "CONSENT_NOT_FOUND",
-                        "CONSENT_REVOKED",     "CONSENT_EXPIRED",
-                        "CONSENT_MISMATCH",    "MESSAGE_REPLAYED",
-                        "RATE_EXCEEDED",       "SIGNATURE_MISSING",
+  for (const char* r : {"MISSING_HEADER",         "INVALID_HEADER",
+                        "DUPLICATE_HEADER",       "INVALID_SUBJECT_CHECKSUM",
+                        "INVALID_SERVICE_ID",     "INVALID_PATH",
+                        "CLIENT_UNKNOWN",         "CLIENT_WRONG_ZONE",
+                        "CLIENT_NOT_PROVEN",      "CLIENT_CERT_MISMATCH",
+                        "CLIENT_CERT_UNKNOWN",    "SERVICE_UNKNOWN",
+                        "SERVICE_NOT_EXPOSED",    "NO_GRANT",
+                        "PURPOSE_NOT_ALLOWED",    "GRANT_NOT_ACTIVE",
+                        "CONSENT_MISSING",        "CONSENT_NOT_FOUND",
+                        "CONSENT_REVOKED",        "CONSENT_EXPIRED",
+                        "CONSENT_MISMATCH",       "MESSAGE_REPLAYED",
+                        "RATE_EXCEEDED",          "SIGNATURE_MISSING",
                         "SIGNATURE_KEY_MISMATCH", "SIGNATURE_DIGEST_MISMATCH",
                         "SIGNATURE_NOT_VERIFIED", "SIGNATURE_STALE",
                         "SIGNATURE_FROM_FUTURE",  "SIGNATURE_ALG_MISMATCH"}) {
