@@ -164,7 +164,7 @@ bool isServiceMethod(bhttp::verb v) {
 // One worker: an io_context on its own thread and everything that serves on it.
 class Worker final : public transport::RequestHandler {
  public:
-  Worker(Server::Impl& server, unsigned index);
+  explicit Worker(Server::Impl& server);
 
   asio::io_context& context() { return ioc_; }
   void addListener(ListenerKind kind, tcp::acceptor acceptor,
@@ -184,12 +184,9 @@ class Worker final : public transport::RequestHandler {
                                                      std::string_view path, std::string_view query);
   pipeline::Response problem(const pipeline::Request& req, common::StatusCode code,
                              common::Reason reason, std::string param = {}, int http = 0);
-  pipeline::Response notFound(const pipeline::Request& req, common::Reason reason,
-                              common::StatusCode code, std::string param = {});
   void finish(pipeline::Response& res, unsigned version, bool head);
 
   Server::Impl& server_;
-  unsigned index_;
   asio::io_context ioc_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   adapters::http::HttpUpstreamPool pool_;
@@ -292,9 +289,8 @@ struct Server::Impl {
   std::vector<std::pair<ListenerKind, std::uint16_t>> bound_ports;
 };
 
-Worker::Worker(Server::Impl& server, unsigned index)
+Worker::Worker(Server::Impl& server)
     : server_(server),
-      index_(index),
       work_(asio::make_work_guard(ioc_)),
       pool_(ioc_.get_executor(), server.snapshot.load()->gateway.upstream,
             &server.metrics.upstream()),
@@ -354,15 +350,6 @@ void Worker::finish(pipeline::Response& res, unsigned version, bool head) {
   }
 }
 
-pipeline::Response Worker::notFound(const pipeline::Request& req, common::Reason reason,
-                                    common::StatusCode code, std::string param) {
-  common::Failure f{code, reason, std::move(param), {}};
-  if (reason == common::Reason::MethodNotAllowed) f.http_status = 405;
-  return pipeline::renderBareProblem(
-      f, common::parseAcceptLanguage(req[bhttp::field::accept_language]), req.version(),
-      common::toString(ids_.nextNow()));
-}
-
 asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
                                                    pipeline::Request&& request,
                                                    const pipeline::TlsPeer* peer) {
@@ -398,8 +385,8 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
     const std::string_view target = request.target();
     if (target.starts_with("/v1/services/")) {
       if (!isServiceMethod(request.method())) {
-        res = notFound(request, common::Reason::MethodNotAllowed,
-                       common::StatusCode::ValidationFailed, std::string{request.method_string()});
+        res = problem(request, common::StatusCode::ValidationFailed,
+                      common::Reason::MethodNotAllowed, std::string{request.method_string()}, 405);
         res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
         code = common::StatusCode::ValidationFailed;
       } else {
@@ -415,12 +402,12 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
         res = std::move(ex.response);
       }
     } else {
-      res = notFound(request, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
+      res = problem(request, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
       code = common::StatusCode::ServiceNotFound;
     }
   } else {
     // The space listener gets its API in a later issue.
-    res = notFound(request, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
+    res = problem(request, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
     code = common::StatusCode::ServiceNotFound;
   }
   finish(res, version, head);
@@ -591,14 +578,14 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
   }
   if (path == "/admin/reload") {
     if (req.method() == bhttp::verb::post) co_return co_await handleReload(req);
-    auto r = notFound(req, common::Reason::MethodNotAllowed, common::StatusCode::ValidationFailed,
-                      std::string{req.method_string()});
+    auto r = problem(req, common::StatusCode::ValidationFailed, common::Reason::MethodNotAllowed,
+                     std::string{req.method_string()}, 405);
     r.set(bhttp::field::allow, "POST");
     co_return r;
   }
   if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
-    auto r = notFound(req, common::Reason::MethodNotAllowed, common::StatusCode::ValidationFailed,
-                      std::string{req.method_string()});
+    auto r = problem(req, common::StatusCode::ValidationFailed, common::Reason::MethodNotAllowed,
+                     std::string{req.method_string()}, 405);
     r.set(bhttp::field::allow, "GET, HEAD");
     co_return r;
   }
@@ -619,7 +606,7 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = server_.metrics.serialize();
   } else {
-    co_return notFound(req, common::Reason::RouteUnknown, common::StatusCode::ServiceNotFound);
+    co_return problem(req, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
   }
   res.prepare_payload();
   co_return res;
@@ -630,7 +617,7 @@ Server::Server(std::shared_ptr<const config::Snapshot> snapshot)
   auto snap = impl_->snapshot.load();
   unsigned n = snap->gateway.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) impl_->workers.push_back(std::make_unique<Worker>(*impl_, i));
+  for (unsigned i = 0; i < n; ++i) impl_->workers.push_back(std::make_unique<Worker>(*impl_));
 }
 
 Server::~Server() {
