@@ -3,9 +3,6 @@
 // (or a variant built on a temporary copy of it), with a real FileConsentStore holding the
 // consents the table's symbolic ids name. Each case is its own test, named after the case. The
 // table's format is documented at the top of cases.yaml; any key it does not list is an error.
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -45,6 +42,7 @@
 #include "gateway/signing/keys.h"
 #include "gateway/signing/request_signature.h"
 #include "tests/consent/manual_time_source.h"
+#include "tests/support/test_keys.h"
 
 #ifndef QAQPA_SOURCE_DIR
 #error "QAQPA_SOURCE_DIR must name the source tree (tests/policy/CMakeLists.txt)"
@@ -395,37 +393,8 @@ const std::string kTax = "KZ/GOV/240140000021/tax-service";
 const std::string kCitizen = "IIN:900101300017";
 const std::string kOtherCitizen = "IIN:850615300129";
 
-// A fresh key pair (type "ED25519" or "EC" for P-256): the private key and the public PEM.
-struct TestKey {
-  std::optional<signing::PrivateKey> priv;
-  std::string public_pem;
-};
-
-TestKey generateKey(const std::string& type) {
-  EVP_PKEY* raw = type == "ED25519" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
-                                    : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  if (raw == nullptr) throw std::runtime_error("cannot generate a " + type + " key");
-  auto pem = [&](bool priv) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (priv) {
-      PEM_write_bio_PrivateKey(bio, raw, nullptr, nullptr, 0, nullptr, nullptr);
-    } else {
-      PEM_write_bio_PUBKEY(bio, raw);
-    }
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<std::size_t>(len));
-    BIO_free(bio);
-    return out;
-  };
-  TestKey k;
-  std::string error;
-  k.priv = signing::PrivateKey::fromPem(pem(true), &error);
-  k.public_pem = pem(false);
-  EVP_PKEY_free(raw);
-  if (!k.priv) throw std::runtime_error("generated " + type + " key does not load: " + error);
-  return k;
-}
+using test_support::generateKey;
+using test_support::TestKey;
 
 // A message id no case names (the table's literal ids use the variant nibble 8, these 9).
 std::string freshMessageId() {
