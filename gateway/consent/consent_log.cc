@@ -4,7 +4,6 @@
 #include <cstring>
 #include <type_traits>
 
-#include <boost/crc.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -157,12 +156,6 @@ std::string_view frameReason(FrameStatus status) noexcept {
 }
 
 }  // namespace
-
-std::uint32_t crc32c(std::string_view bytes) noexcept {
-  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
-  crc.process_bytes(bytes.data(), bytes.size());
-  return crc.checksum();
-}
 
 std::string encodeRecord(const LogRecord& record) {
   const std::string payload = std::visit(

@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "gateway/common/crc32c.h"
 #include "gateway/consent/consent_store.h"
 
 namespace qaqpa::consent {
@@ -40,7 +41,7 @@ inline constexpr std::size_t kRecordHeaderBytes = 8;
 inline constexpr std::uint32_t kMaxRecordPayloadBytes = 64 * 1024;
 inline constexpr std::string_view kLogFileName = "consents.log";
 
-std::uint32_t crc32c(std::string_view bytes) noexcept;
+using common::crc32c;  // record frames: u32 length | u32 crc32c(payload) | payload
 
 struct RevokeRecord {
   std::string id;
