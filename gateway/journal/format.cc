@@ -1,0 +1,262 @@
+#include "gateway/journal/format.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <openssl/evp.h>
+
+#include "gateway/common/crc32c.h"
+#include "qaqpa/journal/v1/journal.pb.h"
+
+namespace qaqpa::journal {
+namespace {
+
+void putU32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+std::uint32_t getU32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+void putVarint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void putTag(std::string& out, int field, int wire_type) {
+  putVarint(out, (static_cast<std::uint64_t>(field) << 3) | static_cast<std::uint64_t>(wire_type));
+}
+
+std::string errnoText(std::string_view what, const std::filesystem::path& p) {
+  return std::string(what) + " " + p.string() + ": " + std::strerror(errno);
+}
+
+bool readWholeFile(const std::filesystem::path& file, std::string& out, std::string& error) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = errnoText("cannot open", file);
+    return false;
+  }
+  out.clear();
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errnoText("cannot read", file);
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
+
+bool writeAllAndSync(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return ::fsync(fd) == 0;
+}
+
+}  // namespace
+
+std::string segmentFileName(std::uint64_t segment_index, std::uint64_t first_seq) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "seg-%08llu-%020llu.qj",
+                static_cast<unsigned long long>(segment_index),
+                static_cast<unsigned long long>(first_seq));
+  return buf;
+}
+
+void appendFrame(std::string& out, std::string_view payload) {
+  putU32(out, static_cast<std::uint32_t>(payload.size()));
+  putU32(out, common::crc32c(payload));
+  out.append(payload);
+}
+
+std::string_view frameStatusName(FrameStatus s) noexcept {
+  switch (s) {
+    case FrameStatus::Ok:
+      return "ok";
+    case FrameStatus::End:
+      return "end of file";
+    case FrameStatus::Truncated:
+      return "record runs past the end of the file";
+    case FrameStatus::BadLength:
+      return "record length out of range";
+    case FrameStatus::BadCrc:
+      return "record CRC-32C mismatch";
+  }
+  return "unknown";
+}
+
+Frame readFrame(std::string_view bytes) noexcept {
+  if (bytes.empty()) return {FrameStatus::End, {}, 0};
+  if (bytes.size() < kFrameHeaderBytes) return {FrameStatus::Truncated, {}, 0};
+  const std::uint32_t length = getU32(bytes.data());
+  if (length == 0 || length > kMaxFramePayloadBytes) return {FrameStatus::BadLength, {}, 0};
+  if (bytes.size() - kFrameHeaderBytes < length) return {FrameStatus::Truncated, {}, 0};
+  const std::string_view payload = bytes.substr(kFrameHeaderBytes, length);
+  if (common::crc32c(payload) != getU32(bytes.data() + 4)) return {FrameStatus::BadCrc, {}, 0};
+  return {FrameStatus::Ok, payload, kFrameHeaderBytes + length};
+}
+
+void appendSeqAndPrevHash(std::string& event, std::uint64_t seq, std::string_view prev_hash) {
+  putTag(event, kFieldSeq, 0);
+  putVarint(event, seq);
+  putTag(event, kFieldPrevHash, 2);
+  putVarint(event, prev_hash.size());
+  event.append(prev_hash);
+}
+
+void appendHashField(std::string& event, std::string_view hash) {
+  putTag(event, kFieldHash, 2);
+  putVarint(event, hash.size());
+  event.append(hash);
+}
+
+std::string chainHash(std::string_view prev_hash, std::string_view canonical_without_hash) {
+  // One digest context per thread, reused: EVP_MD_CTX allocation costs more than the hash.
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx c;
+  std::string out(kHashBytes, '\0');
+  unsigned int len = 0;
+  EVP_DigestInit_ex(c.ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(c.ctx, prev_hash.data(), prev_hash.size());
+  EVP_DigestUpdate(c.ctx, canonical_without_hash.data(), canonical_without_hash.size());
+  EVP_DigestFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len);
+  return out;
+}
+
+std::string wrapEventRecord(std::string_view event_bytes) {
+  std::string out;
+  out.reserve(event_bytes.size() + 6);
+  putTag(out, 1, 2);
+  putVarint(out, event_bytes.size());
+  out.append(event_bytes);
+  return out;
+}
+
+SegmentScan scanSegmentBlocking(const std::filesystem::path& file) {
+  SegmentScan scan;
+  std::string bytes;
+  if (!readWholeFile(file, bytes, scan.error)) return scan;
+  scan.opened = true;
+  scan.file_size = bytes.size();
+  if (bytes.size() < kSegmentMagic.size() ||
+      std::string_view(bytes).substr(0, kSegmentMagic.size()) != kSegmentMagic) {
+    scan.magic_ok = false;
+    scan.stop = bytes.size() < kSegmentMagic.size() ? FrameStatus::Truncated : FrameStatus::BadLength;
+    scan.stop_offset = 0;
+    return scan;
+  }
+  scan.magic_ok = true;
+  std::size_t off = kSegmentMagic.size();
+  const std::string_view all(bytes);
+  for (;;) {
+    const Frame f = readFrame(all.substr(off));
+    if (f.status != FrameStatus::Ok) {
+      scan.stop = f.status;
+      scan.stop_offset = off;
+      break;
+    }
+    scan.frames.push_back({off, std::string(f.payload)});
+    off += f.size;
+  }
+  if (scan.stop != FrameStatus::End) {
+    // Is there any valid record later? Then this is not a torn tail but damage in the middle.
+    for (std::size_t p = off + 1; p + kFrameHeaderBytes < all.size(); ++p) {
+      const Frame f = readFrame(all.substr(p));
+      if (f.status != FrameStatus::Ok) continue;
+      qaqpa::journal::v1::JournalRecord rec;
+      if (rec.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) &&
+          rec.body_case() != qaqpa::journal::v1::JournalRecord::BODY_NOT_SET) {
+        scan.valid_frame_after_stop = true;
+        break;
+      }
+    }
+  }
+  return scan;
+}
+
+std::optional<ManifestBytes> readManifestBlocking(const std::filesystem::path& dir,
+                                                  std::string& error, bool& error_absent) {
+  error_absent = false;
+  const auto path = dir / std::string(kManifestName);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    error_absent = true;
+    error = "no " + path.string();
+    return std::nullopt;
+  }
+  std::string bytes;
+  if (!readWholeFile(path, bytes, error)) return std::nullopt;
+  const Frame f = readFrame(bytes);
+  if (f.status != FrameStatus::Ok || f.size != bytes.size()) {
+    error = path.string() + ": " +
+            std::string(f.status == FrameStatus::Ok ? "trailing bytes after the manifest"
+                                                    : frameStatusName(f.status));
+    return std::nullopt;
+  }
+  return ManifestBytes{std::string(f.payload)};
+}
+
+bool writeManifestBlocking(const std::filesystem::path& dir, std::string_view manifest_payload,
+                           std::string& error) {
+  const auto tmp = dir / (std::string(kManifestName) + ".tmp");
+  const auto path = dir / std::string(kManifestName);
+  std::string bytes;
+  appendFrame(bytes, manifest_payload);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    error = errnoText("cannot create", tmp);
+    return false;
+  }
+  if (!writeAllAndSync(fd, bytes)) {
+    error = errnoText("cannot write", tmp);
+    ::close(fd);
+    return false;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = errnoText("cannot rename", tmp);
+    return false;
+  }
+  return fsyncDirBlocking(dir, error);
+}
+
+bool fsyncDirBlocking(const std::filesystem::path& dir, std::string& error) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    error = errnoText("cannot open directory", dir);
+    return false;
+  }
+  const bool ok = ::fsync(fd) == 0;
+  if (!ok) error = errnoText("cannot fsync directory", dir);
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace qaqpa::journal
