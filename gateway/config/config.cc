@@ -37,6 +37,18 @@ bool operator<(const PairView& a, const std::pair<std::string, std::string>& b) 
 
 }  // namespace
 
+std::string_view fsyncModeName(FsyncMode m) noexcept {
+  switch (m) {
+    case FsyncMode::Always:
+      return "always";
+    case FsyncMode::Batch:
+      return "batch";
+    case FsyncMode::None:
+      return "none";
+  }
+  return "always";
+}
+
 std::string_view zoneName(Zone z) noexcept { return kZoneNames[static_cast<std::size_t>(z)]; }
 
 std::optional<Zone> parseZone(std::string_view s) noexcept {
@@ -209,6 +221,10 @@ std::optional<Millis> parseDuration(std::string_view text) noexcept {
     scale = 1'000;
   } else if (unit == "m") {
     scale = 60'000;
+  } else if (unit == "h") {
+    scale = 3'600'000;
+  } else if (unit == "d") {
+    scale = 86'400'000;
   } else {
     return std::nullopt;
   }

@@ -79,6 +79,45 @@ struct UpstreamSettings {
   bool operator==(const UpstreamSettings&) const = default;
 };
 
+// One of the gateway's own signing keys (responses, journal checkpoints; PROTOCOL.md §2, §6).
+// The active key needs its private key; retired keys stay published in GET /v1/keys (public
+// part only) so signatures made before a rotation still verify.
+struct SigningKeyConfig {
+  std::string kid;
+  std::string private_key_file;  // absolute; PEM (PKCS#8 / SEC1); never logged
+  std::string public_key_file;   // absolute; PEM SPKI; for retired keys without a private part
+  bool active = false;
+  // Demo mode only: "ed25519" or "ecdsa-p256-sha256" — when private_key_file does not exist,
+  // the gateway generates such a key there at start (mode 0600). Empty = the file must exist.
+  std::string generate;
+  bool operator==(const SigningKeyConfig&) const = default;
+};
+
+struct SigningSettings {
+  std::vector<SigningKeyConfig> keys;
+  bool sign_responses = true;  // false only in benchmark configs (feature levels L0/L1)
+  bool operator==(const SigningSettings&) const = default;
+};
+
+enum class FsyncMode : std::uint8_t { Always, Batch, None };
+std::string_view fsyncModeName(FsyncMode m) noexcept;
+
+// The journal of digital events (PROTOCOL.md §6; gateway/journal/journal.h).
+struct JournalSettings {
+  bool enabled = true;  // false only in benchmark configs (feature levels L0–L2)
+  std::string dir;      // absolute; default <data_dir>/journal
+  FsyncMode fsync = FsyncMode::Always;
+  Millis fsync_interval{1'000};  // with fsync: batch
+  std::size_t max_batch_events = 4096;
+  std::size_t max_queue_events = 65536;
+  std::uint64_t segment_max_bytes = 64ull << 20;
+  Millis segment_max_age{3'600'000};
+  Millis retention{0};      // 0 = closed segments stay in `dir` forever
+  std::string archive_dir;  // absolute; required when retention > 0
+  Millis retry_interval{1'000};
+  bool operator==(const JournalSettings&) const = default;
+};
+
 struct GatewayConfig {
   std::string node_id;
   unsigned workers = 0;  // 0 = hardware concurrency
@@ -93,6 +132,8 @@ struct GatewayConfig {
   std::string ports_file;  // optional: JSON {"state": 8080, ...} written after binding
   bool demo_trust_client_header = false;  // trust Qaqpa-Client without proof (demo only; loud)
   std::string log_level = "info";
+  SigningSettings signing;
+  JournalSettings journal;
 };
 
 struct System;
@@ -230,7 +271,7 @@ LoadResult loadSnapshotBlocking(const std::string& gateway_file);
 // RFC 3339 date-time with an explicit offset ("2026-01-01T00:00:00Z", "…+05:00").
 std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) noexcept;
 
-// Duration syntax used in the files: "<n>ms", "<n>s", "<n>m" (e.g. "250ms", "10s").
+// Duration syntax used in the files: "<n>ms", "<n>s", "<n>m", "<n>h", "<n>d" (e.g. "250ms").
 std::optional<Millis> parseDuration(std::string_view text) noexcept;
 
 }  // namespace qaqpa::config

@@ -244,6 +244,161 @@ void readUpstream(Diagnostics& diag, const YAML::Node& node, UpstreamSettings& o
   duration("idle_keepalive", out.idle_keepalive);
 }
 
+// [A-Za-z0-9._-]{1,64}: printable and safe in a JWKS, a Signature-Input keyid and a file name.
+bool isValidKid(std::string_view kid) {
+  if (kid.empty() || kid.size() > 64) return false;
+  return std::all_of(kid.begin(), kid.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+void readSigning(Diagnostics& diag, const YAML::Node& node, const std::filesystem::path& base_dir,
+                 bool demo, SigningSettings& out) {
+  MapReader map(diag, node, "signing", {"keys", "sign_responses"});
+  if (!map.isMap()) return;
+  if (auto v = map.optional("sign_responses")) {
+    if (auto b = readBool(diag, *v, map.pathOf("sign_responses"))) out.sign_responses = *b;
+  }
+  auto keys = map.optional("keys");
+  if (!keys) return;
+  if (!keys->IsSequence()) {
+    diag.error(map.pathOf("keys"), *keys, "expected a list of keys");
+    return;
+  }
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const std::string path = map.pathOf("keys") + "[" + std::to_string(i) + "]";
+    MapReader key(diag, (*keys)[i], path,
+                  {"kid", "private_key_file", "public_key_file", "active", "generate"});
+    if (!key.isMap()) continue;
+    SigningKeyConfig k;
+    if (auto v = key.optional("generate")) {
+      if (auto text = readString(diag, *v, key.pathOf("generate"))) {
+        if (*text != "ed25519" && *text != "ecdsa-p256-sha256") {
+          diag.error(key.pathOf("generate"), *v,
+                     "unknown algorithm '" + *text + "'; expected ed25519 or ecdsa-p256-sha256");
+        } else if (!demo) {
+          diag.error(key.pathOf("generate"), *v,
+                     "generating a signing key at start is for the demo only "
+                     "(demo_trust_client_header: true); provision production keys yourself");
+        } else if (!key.optional("private_key_file")) {
+          diag.error(key.pathOf("generate"), *v, "needs private_key_file: where to keep the key");
+        } else {
+          k.generate = *text;
+        }
+      }
+    }
+    if (auto v = key.required("kid")) {
+      if (auto text = readString(diag, *v, key.pathOf("kid"))) {
+        if (isValidKid(*text)) {
+          k.kid = *text;
+        } else {
+          diag.error(key.pathOf("kid"), *v,
+                     "'" + *text + "' is not a valid key id; expected [A-Za-z0-9._-]{1,64}");
+        }
+      }
+    }
+    auto file = [&](std::string_view name, std::string& field) {
+      auto v = key.optional(name);
+      if (!v) return;
+      auto text = readText(diag, *v, key.pathOf(name));
+      if (!text) return;
+      const std::filesystem::path p = (base_dir / *text).lexically_normal();
+      std::error_code ec;
+      if (k.generate.empty() && !std::filesystem::is_regular_file(p, ec)) {
+        diag.error(key.pathOf(name), *v, "file '" + p.string() + "' does not exist");
+        return;
+      }
+      field = p.string();
+    };
+    file("private_key_file", k.private_key_file);
+    file("public_key_file", k.public_key_file);
+    const bool has_private = key.optional("private_key_file").has_value();
+    const bool has_public = key.optional("public_key_file").has_value();
+    if (has_private == has_public) {
+      diag.error(path, (*keys)[i],
+                 "a key needs exactly one of private_key_file (the active key, or a retired key "
+                 "still held) and public_key_file (a retired key)");
+    }
+    if (auto v = key.optional("active")) {
+      if (auto b = readBool(diag, *v, key.pathOf("active"))) k.active = *b;
+    }
+    if (k.active && !has_private) {
+      diag.error(path, (*keys)[i], "the active key must have a private_key_file");
+    }
+    for (const SigningKeyConfig& other : out.keys) {
+      if (!k.kid.empty() && other.kid == k.kid) {
+        diag.error(key.pathOf("kid"), (*keys)[i], "duplicate key id '" + k.kid + "'");
+      }
+    }
+    out.keys.push_back(std::move(k));
+  }
+  const auto active = std::count_if(out.keys.begin(), out.keys.end(),
+                                    [](const SigningKeyConfig& k) { return k.active; });
+  if (!out.keys.empty() && active != 1) {
+    diag.error(map.pathOf("keys"), *keys,
+               "exactly one key must be active (it signs); found " + std::to_string(active));
+  }
+}
+
+void readJournal(Diagnostics& diag, const YAML::Node& node, const std::filesystem::path& base_dir,
+                 JournalSettings& out) {
+  MapReader map(diag, node, "journal",
+                {"enabled", "dir", "fsync", "fsync_interval", "max_batch_events",
+                 "max_queue_events", "segment_max_bytes", "segment_max_age", "retention",
+                 "archive_dir", "retry_interval"});
+  if (!map.isMap()) return;
+  if (auto v = map.optional("enabled")) {
+    if (auto b = readBool(diag, *v, map.pathOf("enabled"))) out.enabled = *b;
+  }
+  auto dir = [&](std::string_view key, std::string& field) {
+    if (auto v = map.optional(key)) {
+      if (auto text = readText(diag, *v, map.pathOf(key))) {
+        field = (base_dir / *text).lexically_normal().string();
+        while (field.size() > 1 && field.back() == '/') field.pop_back();
+      }
+    }
+  };
+  dir("dir", out.dir);
+  dir("archive_dir", out.archive_dir);
+  if (auto v = map.optional("fsync")) {
+    if (auto text = readString(diag, *v, map.pathOf("fsync"))) {
+      if (*text == "always") {
+        out.fsync = FsyncMode::Always;
+      } else if (*text == "batch") {
+        out.fsync = FsyncMode::Batch;
+      } else if (*text == "none") {
+        out.fsync = FsyncMode::None;
+      } else {
+        diag.error(map.pathOf("fsync"), *v,
+                   "unknown fsync policy '" + *text + "'; expected always, batch or none");
+      }
+    }
+  }
+  auto duration = [&](std::string_view key, Millis& field, Millis min, Millis max) {
+    if (auto v = map.optional(key)) {
+      if (auto d = readDuration(diag, *v, map.pathOf(key), min, max)) field = *d;
+    }
+  };
+  constexpr Millis kCentury{36'500LL * 86'400'000};
+  duration("fsync_interval", out.fsync_interval, Millis{10}, Millis{60'000});
+  duration("segment_max_age", out.segment_max_age, Millis{1'000}, Millis{30LL * 86'400'000});
+  duration("retention", out.retention, Millis{0}, kCentury);
+  duration("retry_interval", out.retry_interval, Millis{10}, Millis{60'000});
+  auto size = [&](std::string_view key, auto& field, std::uint64_t min, std::uint64_t max) {
+    if (auto v = map.optional(key)) {
+      if (auto n = readUnsigned(diag, *v, map.pathOf(key), min, max)) field = *n;
+    }
+  };
+  size("max_batch_events", out.max_batch_events, 1, 1'000'000);
+  size("max_queue_events", out.max_queue_events, 1, 100'000'000);
+  size("segment_max_bytes", out.segment_max_bytes, kMiB, 64 * kGiB);
+  if (out.retention.count() > 0 && out.archive_dir.empty()) {
+    diag.error(map.pathOf("retention"), node,
+               "retention moves closed segments to archive_dir; set archive_dir (segments are "
+               "never deleted without an archived copy)");
+  }
+}
+
 }  // namespace
 
 bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
@@ -251,7 +406,7 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
   MapReader map(diag, root, "",
                 {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
                  "ports_file", "data_dir", "drain_timeout", "replay_window", "replay_max_entries",
-                 "listeners", "limits", "upstream"});
+                 "listeners", "limits", "upstream", "signing", "journal"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {
@@ -351,6 +506,25 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
   }
   if (auto v = map.optional("limits")) readLimits(diag, *v, out.limits);
   if (auto v = map.optional("upstream")) readUpstream(diag, *v, out.upstream);
+  if (auto v = map.optional("signing")) {
+    readSigning(diag, *v, base_dir, out.demo_trust_client_header, out.signing);
+  }
+  if (auto v = map.optional("journal")) readJournal(diag, *v, base_dir, out.journal);
+  if (out.journal.enabled && out.journal.dir.empty()) {
+    if (out.data_dir.empty()) {
+      diag.error("journal.dir", root,
+                 "the journal needs a directory: set journal.dir or data_dir (it defaults to "
+                 "<data_dir>/journal), or journal.enabled: false (benchmarks only)");
+    } else {
+      out.journal.dir = out.data_dir + "/journal";
+    }
+  }
+  // Checkpoints and responses are signed with the active key: one is needed for either.
+  if ((out.journal.enabled || out.signing.sign_responses) && out.signing.keys.empty()) {
+    diag.error("signing.keys", root,
+               "the gateway signs its responses and journal checkpoints: configure signing.keys "
+               "with one active key (see docs/configuration.md)");
+  }
   return policy_dir_known;
 }
 

@@ -219,7 +219,7 @@ std::optional<Millis> readDuration(Diagnostics& diag, const YAML::Node& node, st
   if (!value) {
     diag.error(path, node,
                "expected a duration like 250ms, 10s or 2m (a non-negative integer and a unit "
-               "ms, s or m), got '" +
+               "ms, s, m, h or d), got '" +
                    node.Scalar() + "'");
     return std::nullopt;
   }

@@ -25,9 +25,19 @@ inline void PrintTo(const ConfigError& e, std::ostream* os) {
 namespace testing_support {
 
 inline constexpr const char* kGatewayYaml = R"(node_id: test-node-1
+data_dir: data
+signing:
+  keys:
+    - {kid: test-key-1, private_key_file: gateway.key.pem, active: true}
 listeners:
   state: {address: 127.0.0.1, port: 0}
   admin: {address: 127.0.0.1, port: 0}
+)";
+
+// What every complete gateway file needs besides listeners: where the journal goes and the key
+// that signs responses and checkpoints (the fixture writes gateway.key.pem next to qaqpa.yaml).
+inline constexpr const char* kDurableYaml = R"(data_dir: data
+signing: {keys: [{kid: test-key-1, private_key_file: gateway.key.pem, active: true}]}
 )";
 
 inline constexpr const char* kSystemsYaml = R"(systems:
@@ -75,6 +85,8 @@ class ConfigTest : public ::testing::Test {
             std::to_string(counter++) + "-" + std::to_string(rd()));
     std::filesystem::create_directories(dir_ / "providers");
     write("qaqpa.yaml", kGatewayYaml);
+    // The config layer checks that key files exist; parsing them is the signing layer's job.
+    write("gateway.key.pem", "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n");
     write("systems.yaml", kSystemsYaml);
     write("purposes.yaml", kPurposesYaml);
     write("providers/population-register.yaml", kPopulationYaml);

@@ -12,12 +12,15 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 using testing_support::ConfigTest;
 using testing_support::HasError;
+using testing_support::kDurableYaml;
 using testing_support::kGatewayYaml;
 
 TEST(ParseDuration, AcceptsTheThreeUnits) {
   EXPECT_EQ(parseDuration("250ms"), Millis{250});
   EXPECT_EQ(parseDuration("10s"), Millis{10'000});
   EXPECT_EQ(parseDuration("2m"), Millis{120'000});
+  EXPECT_EQ(parseDuration("3h"), Millis{3 * 3'600'000});
+  EXPECT_EQ(parseDuration("365d"), Millis{365LL * 86'400'000});
   EXPECT_EQ(parseDuration("0ms"), Millis{0});
   EXPECT_EQ(parseDuration("0s"), Millis{0});
   EXPECT_EQ(parseDuration("007s"), Millis{7'000});
@@ -26,7 +29,7 @@ TEST(ParseDuration, AcceptsTheThreeUnits) {
 TEST(ParseDuration, RejectsJunk) {
   for (const char* bad :
        {"",   "s",  "ms", "10",  "-1s",  "+1s",   "1.5s", " 1s",   "1s ",   "1 s",
-        "1S", "1h", "1d", "1us", "1sec", "10ms5", "1m1s", "0x10s", "1e3ms", "∞s"}) {
+        "1S", "1w", "1y", "1us", "1sec", "10ms5", "1m1s", "0x10s", "1e3ms", "∞s"}) {
     EXPECT_EQ(parseDuration(bad), std::nullopt) << "'" << bad << "'";
   }
 }
@@ -89,6 +92,8 @@ log_level: debug
 demo_trust_client_header: true
 policy_dir: ./bundle/
 ports_file: run/ports.json
+data_dir: data
+signing: {keys: [{kid: test-key-1, private_key_file: gateway.key.pem, active: true}]}
 drain_timeout: 0s
 listeners:
   admin: {address: "::1", port: 9090}
@@ -134,6 +139,7 @@ upstream: {connect_timeout: 100ms, default_timeout: 3s, max_idle_per_host: 0,
 TEST_F(ConfigTest, PolicyDirResolvesAgainstTheGatewayFilesDirectory) {
   std::filesystem::create_directories(dir_ / "etc");
   write("etc/qaqpa.yaml", std::string(kGatewayYaml) + "policy_dir: ..\n");
+  write("etc/gateway.key.pem", "x");
   auto r = loadSnapshotBlocking((dir_ / "etc" / "qaqpa.yaml").string());
   ASSERT_THAT(r.errors, IsEmpty());
   EXPECT_EQ(r.snapshot->gateway.policy_dir, dir_.lexically_normal().string());
@@ -211,7 +217,7 @@ TEST_F(ConfigTest, WorkersRange) {
 TEST_F(ConfigTest, DurationsAreValidated) {
   gatewayWith(
       "drain_timeout: -1s\nlimits: {idle_timeout: 0s, write_timeout: 10}\n"
-      "upstream: {connect_timeout: 2h, default_timeout: 2d}\n");
+      "upstream: {connect_timeout: 2w, default_timeout: 2y}\n");
   auto r = load();
   EXPECT_THAT(r.errors, SizeIs(5));
   EXPECT_THAT(r.errors, HasError(gw("drain_timeout"), "expected a duration like 250ms"));
@@ -265,7 +271,7 @@ listeners:
 }
 
 TEST_F(ConfigTest, DuplicateListenerAddressesAreErrors) {
-  write("qaqpa.yaml", R"(node_id: n
+  write("qaqpa.yaml", std::string(kDurableYaml) + R"(node_id: n
 demo_trust_client_header: true
 listeners:
   state: {address: 127.0.0.1, port: 8080}
@@ -280,22 +286,23 @@ listeners:
 }
 
 TEST_F(ConfigTest, EphemeralPortsMayRepeat) {
-  write("qaqpa.yaml",
-        "node_id: n\nlisteners: {state: {port: 0}, space: {port: 0}, admin: {port: 0}}\n");
+  write("qaqpa.yaml", std::string(kDurableYaml) +
+                          "node_id: n\nlisteners: {state: {port: 0}, space: {port: 0}, admin: "
+                          "{port: 0}}\n");
   EXPECT_THAT(load().errors, IsEmpty());
 }
 
 TEST_F(ConfigTest, ExternalAndInternationalNeedMutualTlsOutsideDemoMode) {
-  write("qaqpa.yaml",
-        "node_id: n\nlisteners: {state: {port: 0}, external: {port: 0}, international: {port: 0}, "
-        "admin: {port: 0}}\n");
+  write("qaqpa.yaml", std::string(kDurableYaml) +
+                          "node_id: n\nlisteners: {state: {port: 0}, external: {port: 0}, "
+                          "international: {port: 0}, admin: {port: 0}}\n");
   auto r = load();
   EXPECT_THAT(r.errors, HasError(gw("listeners.external.tls"), "requires mutual TLS"));
   EXPECT_THAT(r.errors, HasError(gw("listeners.international.tls"), "requires mutual TLS"));
   EXPECT_THAT(r.errors, SizeIs(2));
-  write("qaqpa.yaml",
-        "node_id: n\ndemo_trust_client_header: true\nlisteners: {state: {port: 0}, external: "
-        "{port: 0}, admin: {port: 0}}\n");
+  write("qaqpa.yaml", std::string(kDurableYaml) +
+                          "node_id: n\ndemo_trust_client_header: true\nlisteners: {state: "
+                          "{port: 0}, external: {port: 0}, admin: {port: 0}}\n");
   EXPECT_THAT(load().errors, IsEmpty());
 }
 
@@ -303,7 +310,7 @@ TEST_F(ConfigTest, TlsSettingsAreResolvedAndChecked) {
   write("cert.pem", "x");
   write("key.pem", "x");
   write("ca.pem", "x");
-  write("qaqpa.yaml", R"(node_id: n
+  write("qaqpa.yaml", std::string(kDurableYaml) + R"(node_id: n
 listeners:
   state: {port: 0, tls: {cert_file: cert.pem, key_file: key.pem}}
   external: {port: 0, tls: {cert_file: cert.pem, key_file: key.pem, client_ca_file: ca.pem}}
@@ -353,6 +360,123 @@ TEST_F(ConfigTest, EmptyAndNonMappingFilesAreErrors) {
   EXPECT_THAT(load().errors, HasError(gatewayPath(), "expected a mapping at the top level"));
   write("qaqpa.yaml", std::string(kGatewayYaml) + "---\nnode_id: other\n");
   EXPECT_THAT(load().errors, HasError(gatewayPath(), "2 YAML documents"));
+}
+
+}  // namespace
+}  // namespace qaqpa::config
+
+namespace qaqpa::config {
+namespace {
+
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using testing_support::ConfigTest;
+using testing_support::HasError;
+
+TEST_F(ConfigTest, SigningAndJournalDefaults) {
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const GatewayConfig& g = r.snapshot->gateway;
+  ASSERT_THAT(g.signing.keys, SizeIs(1));
+  EXPECT_EQ(g.signing.keys[0].kid, "test-key-1");
+  EXPECT_TRUE(g.signing.keys[0].active);
+  EXPECT_EQ(g.signing.keys[0].private_key_file, (dir_ / "gateway.key.pem").string());
+  EXPECT_TRUE(g.signing.sign_responses);
+  EXPECT_TRUE(g.journal.enabled);
+  EXPECT_EQ(g.journal.dir, (dir_ / "data" / "journal").string()) << "defaults under data_dir";
+  EXPECT_EQ(g.journal.fsync, FsyncMode::Always) << "durable before the reply by default";
+  EXPECT_EQ(g.journal.retention, Millis{0});
+}
+
+TEST_F(ConfigTest, JournalKeysAreRead) {
+  gatewayWith(
+      "journal: {dir: j, fsync: batch, fsync_interval: 200ms, max_batch_events: 64,\n"
+      "          max_queue_events: 1000, segment_max_bytes: 1048576, segment_max_age: 2h,\n"
+      "          retention: 365d, archive_dir: /archive/qaqpa, retry_interval: 500ms}\n");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const JournalSettings& j = r.snapshot->gateway.journal;
+  EXPECT_EQ(j.dir, (dir_ / "j").string());
+  EXPECT_EQ(j.fsync, FsyncMode::Batch);
+  EXPECT_EQ(j.fsync_interval, Millis{200});
+  EXPECT_EQ(j.max_batch_events, 64u);
+  EXPECT_EQ(j.max_queue_events, 1000u);
+  EXPECT_EQ(j.segment_max_bytes, 1048576u);
+  EXPECT_EQ(j.segment_max_age, Millis{2 * 3'600'000});
+  EXPECT_EQ(j.retention, Millis{365LL * 86'400'000});
+  EXPECT_EQ(j.archive_dir, "/archive/qaqpa");
+  EXPECT_EQ(j.retry_interval, Millis{500});
+}
+
+TEST_F(ConfigTest, JournalValuesAreValidated) {
+  gatewayWith(
+      "journal: {fsync: sometimes, segment_max_bytes: 10, retention: 30d, max_batch_events: 0,"
+      " compress: true}\n");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("journal.fsync"), "expected always, batch or none"));
+  EXPECT_THAT(r.errors, HasError(gw("journal.segment_max_bytes"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("journal.max_batch_events"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("journal.retention"), "set archive_dir"));
+  EXPECT_THAT(r.errors, HasError(gw("journal.compress"), "unknown key 'compress'"));
+}
+
+TEST_F(ConfigTest, JournalNeedsADirectory) {
+  write("qaqpa.yaml",
+        "node_id: n\nsigning: {keys: [{kid: k, private_key_file: gateway.key.pem, active: true}]}\n"
+        "listeners: {state: {port: 0}, admin: {port: 0}}\n");
+  EXPECT_THAT(load().errors, HasError(gw("journal.dir"), "set journal.dir or data_dir"));
+  write("qaqpa.yaml",
+        "node_id: n\njournal: {enabled: false}\nsigning: {sign_responses: false}\n"
+        "listeners: {state: {port: 0}, admin: {port: 0}}\n");
+  EXPECT_THAT(load().errors, IsEmpty()) << "benchmark levels L0/L1: no journal, no signing";
+}
+
+TEST_F(ConfigTest, SigningKeysAreValidated) {
+  write("old.pub.pem", "x");
+  gatewayWith("");
+  write("qaqpa.yaml", std::string("node_id: n\ndata_dir: d\n") +
+                          "listeners: {state: {port: 0}, admin: {port: 0}}\n"
+                          "signing:\n  keys:\n"
+                          "    - {kid: new, private_key_file: gateway.key.pem, active: true}\n"
+                          "    - {kid: old, public_key_file: old.pub.pem}\n");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  ASSERT_THAT(r.snapshot->gateway.signing.keys, SizeIs(2));
+  EXPECT_FALSE(r.snapshot->gateway.signing.keys[1].active);
+  EXPECT_EQ(r.snapshot->gateway.signing.keys[1].public_key_file, (dir_ / "old.pub.pem").string());
+
+  write("qaqpa.yaml", std::string("node_id: n\ndata_dir: d\n") +
+                          "listeners: {state: {port: 0}, admin: {port: 0}}\n"
+                          "signing:\n  keys:\n"
+                          "    - {kid: a, private_key_file: gateway.key.pem, active: true}\n"
+                          "    - {kid: a, private_key_file: gateway.key.pem, active: true}\n"
+                          "    - {kid: 'b c', public_key_file: missing.pem, active: true}\n"
+                          "    - {kid: d, private_key_file: gateway.key.pem, "
+                          "public_key_file: old.pub.pem}\n"
+                          "    - {kid: e, private_key_file: new.pem, generate: ed25519}\n");
+  r = load();
+  EXPECT_THAT(r.errors, HasError(gw("signing.keys[1].kid"), "duplicate key id 'a'"));
+  EXPECT_THAT(r.errors, HasError(gw("signing.keys[2].kid"), "not a valid key id"));
+  EXPECT_THAT(r.errors, HasError(gw("signing.keys[2].public_key_file"), "does not exist"));
+  EXPECT_THAT(r.errors, HasError(gw("signing.keys[2]"), "active key must have a private_key_file"));
+  EXPECT_THAT(r.errors, HasError(gw("signing.keys[3]"), "exactly one of private_key_file"));
+  EXPECT_THAT(r.errors, HasError(gw("signing.keys[4].generate"), "demo only"));
+  EXPECT_THAT(r.errors, HasError(gw("signing.keys"), "exactly one key must be active"));
+
+  write("qaqpa.yaml", std::string("node_id: n\ndata_dir: d\n") +
+                          "listeners: {state: {port: 0}, admin: {port: 0}}\n");
+  EXPECT_THAT(load().errors, HasError(gw("signing.keys"), "configure signing.keys"));
+}
+
+TEST_F(ConfigTest, DemoModeMayGenerateTheSigningKey) {
+  write("qaqpa.yaml", std::string("node_id: n\ndata_dir: d\ndemo_trust_client_header: true\n") +
+                          "listeners: {state: {port: 0}, admin: {port: 0}}\n"
+                          "signing: {keys: [{kid: demo, private_key_file: run/k.pem, "
+                          "generate: ecdsa-p256-sha256, active: true}]}\n");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty()) << "the file may be absent: it is made at start";
+  EXPECT_EQ(r.snapshot->gateway.signing.keys[0].generate, "ecdsa-p256-sha256");
+  EXPECT_EQ(r.snapshot->gateway.signing.keys[0].private_key_file, (dir_ / "run/k.pem").string());
 }
 
 }  // namespace

@@ -376,8 +376,21 @@ def _gateway_section(cfg):
     return cfg
 
 
-def derive_gateway_config(cfg, policy_dir, overrides):
-    """The demo gateway file with all listener ports 0, policy_dir set, overrides merged."""
+def make_gateway_key(directory, alg="ecdsa-p256-sha256", name="gateway"):
+    """A fresh gateway signing key (PKCS#8 PEM) made with the openssl CLI; returns its path."""
+    path = os.path.join(directory, f"{name}-{alg}.key.pem")
+    if alg == "ed25519":
+        argv = ["openssl", "genpkey", "-algorithm", "ED25519", "-out", path]
+    else:
+        argv = ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-out", path]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return path
+
+
+def derive_gateway_config(cfg, policy_dir, overrides, signing_key=None, signing_kid="it-key-1"):
+    """The demo gateway file with all listener ports 0, policy_dir set, a fresh gateway signing
+    key (when given), overrides merged."""
     cfg = copy.deepcopy(cfg)
     section = _gateway_section(cfg)
     listeners = section.get("listeners")
@@ -401,6 +414,9 @@ def derive_gateway_config(cfg, policy_dir, overrides):
     # Durable state (consents) lives in the deployment's own temp dir, never the demo's.
     section["data_dir"] = os.path.join(os.path.dirname(policy_dir), "data")
     section.pop("ports_file", None)
+    if signing_key is not None:
+        section["signing"] = {"keys": [{"kid": signing_kid, "private_key_file": signing_key,
+                                        "active": True}]}
     deep_merge(section, overrides)
     return cfg
 
@@ -473,9 +489,13 @@ def raw_exchange(port, data, timeout=5.0):
 class Deployment:
     """Providers + bundle copy + gateway, all in one temp dir. Use start()/stop()."""
 
-    def __init__(self, name, gateway_overrides=None, providers=None, keep=None):
+    def __init__(self, name, gateway_overrides=None, providers=None, keep=None,
+                 signing_alg="ecdsa-p256-sha256"):
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix=f"qaqpa-it-{name}-")
+        self.signing_alg = signing_alg
+        self.signing_kid = f"it-{signing_alg}-1"
+        self.signing_key = None
         self.gateway_overrides = gateway_overrides or {}
         # dataset -> delay_ms for the providers behind the demo upstreams.
         self.provider_specs = providers or {"population": 0, "legal-entity": 0, "tax": 0}
@@ -511,8 +531,10 @@ class Deployment:
         return s.getsockname()[1]
 
     def write_gateway_config(self):
+        if self.signing_key is None:
+            self.signing_key = make_gateway_key(self.tmp, self.signing_alg)
         cfg = derive_gateway_config(self.bundle.gateway_config(), self.bundle.dir,
-                                    self.gateway_overrides)
+                                    self.gateway_overrides, self.signing_key, self.signing_kid)
         self.config_path = os.path.join(self.tmp, "qaqpa-test.yaml")
         with open(self.config_path, "w", encoding="utf-8") as f:
             f.write(miniyaml.dumps(cfg))
