@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "gateway/common/crc32c.h"
+#include "gateway/journal/file_ops.h"
 #include "qaqpa/journal/v1/journal.pb.h"
 
 namespace qaqpa::journal {
@@ -65,16 +66,8 @@ bool readWholeFile(const std::filesystem::path& file, std::string& out, std::str
   return true;
 }
 
-bool writeAllAndSync(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return ::fsync(fd) == 0;
+bool writeAllAndSync(FileOps& ops, int fd, std::string_view bytes) {
+  return writeAll(ops, fd, bytes.data(), bytes.size()) && ops.fsync(fd) == 0;
 }
 
 }  // namespace
@@ -134,20 +127,41 @@ void appendHashField(std::string& event, std::string_view hash) {
   event.append(hash);
 }
 
-std::string chainHash(std::string_view prev_hash, std::string_view canonical_without_hash) {
+void chainHashInto(std::string_view prev_hash, std::string_view canonical_head,
+                   std::string_view canonical_tail, char* out) noexcept {
   // One digest context per thread, reused: EVP_MD_CTX allocation costs more than the hash.
   struct Ctx {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     ~Ctx() { EVP_MD_CTX_free(ctx); }
   };
   thread_local Ctx c;
-  std::string out(kHashBytes, '\0');
   unsigned int len = 0;
   EVP_DigestInit_ex(c.ctx, EVP_sha256(), nullptr);
   EVP_DigestUpdate(c.ctx, prev_hash.data(), prev_hash.size());
-  EVP_DigestUpdate(c.ctx, canonical_without_hash.data(), canonical_without_hash.size());
-  EVP_DigestFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len);
+  EVP_DigestUpdate(c.ctx, canonical_head.data(), canonical_head.size());
+  EVP_DigestUpdate(c.ctx, canonical_tail.data(), canonical_tail.size());
+  EVP_DigestFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out), &len);
+}
+
+std::string chainHash(std::string_view prev_hash, std::string_view canonical_without_hash) {
+  std::string out(kHashBytes, '\0');
+  chainHashInto(prev_hash, canonical_without_hash, {}, out.data());
   return out;
+}
+
+bool splitHashField(std::string_view event, std::string_view& canonical_without_hash,
+                    std::string_view& hash) noexcept {
+  // Field 31, wire type 2: tag varint 0xFA 0x01, then length 0x20, then the 32 bytes.
+  constexpr std::size_t kFieldBytes = 3 + kHashBytes;
+  if (event.size() < kFieldBytes) return false;
+  const std::string_view field = event.substr(event.size() - kFieldBytes);
+  if (static_cast<unsigned char>(field[0]) != 0xFA || field[1] != 0x01 ||
+      field[2] != static_cast<char>(kHashBytes)) {
+    return false;
+  }
+  canonical_without_hash = event.substr(0, event.size() - kFieldBytes);
+  hash = field.substr(3);
+  return true;
 }
 
 std::string wrapEventRecord(std::string_view event_bytes) {
@@ -168,7 +182,8 @@ SegmentScan scanSegmentBlocking(const std::filesystem::path& file) {
   if (bytes.size() < kSegmentMagic.size() ||
       std::string_view(bytes).substr(0, kSegmentMagic.size()) != kSegmentMagic) {
     scan.magic_ok = false;
-    scan.stop = bytes.size() < kSegmentMagic.size() ? FrameStatus::Truncated : FrameStatus::BadLength;
+    scan.stop =
+        bytes.size() < kSegmentMagic.size() ? FrameStatus::Truncated : FrameStatus::BadLength;
     scan.stop_offset = 0;
     return scan;
   }
@@ -224,39 +239,83 @@ std::optional<ManifestBytes> readManifestBlocking(const std::filesystem::path& d
 }
 
 bool writeManifestBlocking(const std::filesystem::path& dir, std::string_view manifest_payload,
-                           std::string& error) {
+                           std::string& error, FileOps* ops_or_null) {
+  FileOps& ops = ops_or_null != nullptr ? *ops_or_null : posixFileOps();
   const auto tmp = dir / (std::string(kManifestName) + ".tmp");
   const auto path = dir / std::string(kManifestName);
   std::string bytes;
   appendFrame(bytes, manifest_payload);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  const int fd = ops.open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) {
     error = errnoText("cannot create", tmp);
     return false;
   }
-  if (!writeAllAndSync(fd, bytes)) {
+  if (!writeAllAndSync(ops, fd, bytes)) {
     error = errnoText("cannot write", tmp);
-    ::close(fd);
+    ops.close(fd);
+    ops.unlink(tmp.c_str());
     return false;
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  ops.close(fd);
+  if (ops.rename(tmp.c_str(), path.c_str()) != 0) {
     error = errnoText("cannot rename", tmp);
+    ops.unlink(tmp.c_str());
     return false;
   }
-  return fsyncDirBlocking(dir, error);
+  return fsyncDirBlocking(dir, error, &ops);
 }
 
-bool fsyncDirBlocking(const std::filesystem::path& dir, std::string& error) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+bool fsyncDirBlocking(const std::filesystem::path& dir, std::string& error, FileOps* ops_or_null) {
+  FileOps& ops = ops_or_null != nullptr ? *ops_or_null : posixFileOps();
+  const int fd = ops.open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0) {
     error = errnoText("cannot open directory", dir);
     return false;
   }
-  const bool ok = ::fsync(fd) == 0;
+  const bool ok = ops.fsync(fd) == 0;
   if (!ok) error = errnoText("cannot fsync directory", dir);
-  ::close(fd);
+  ops.close(fd);
   return ok;
+}
+
+namespace {
+
+class PosixFileOps final : public FileOps {
+ public:
+  int open(const char* path, int flags, mode_t mode) override { return ::open(path, flags, mode); }
+  int close(int fd) override { return ::close(fd); }
+  ssize_t write(int fd, const void* data, std::size_t size) override {
+    return ::write(fd, data, size);
+  }
+  int fdatasync(int fd) override { return ::fdatasync(fd); }
+  int fsync(int fd) override { return ::fsync(fd); }
+  int ftruncate(int fd, off_t length) override { return ::ftruncate(fd, length); }
+  int rename(const char* from, const char* to) override { return ::rename(from, to); }
+  int unlink(const char* path) override { return ::unlink(path); }
+};
+
+}  // namespace
+
+FileOps& posixFileOps() noexcept {
+  static PosixFileOps ops;
+  return ops;
+}
+
+bool writeAll(FileOps& ops, int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ops.write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (n == 0) {
+      errno = EIO;  // a regular file never accepts 0 bytes of a non-empty write
+      return false;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
 }
 
 }  // namespace qaqpa::journal

@@ -27,6 +27,8 @@
 
 namespace qaqpa::journal {
 
+class FileOps;
+
 inline constexpr std::string_view kSegmentMagic{"QAQPAJ1\n", 8};
 inline constexpr std::size_t kFrameHeaderBytes = 8;
 inline constexpr std::uint32_t kMaxFramePayloadBytes = 1u << 20;
@@ -69,6 +71,15 @@ void appendSeqAndPrevHash(std::string& event, std::uint64_t seq, std::string_vie
 void appendHashField(std::string& event, std::string_view hash);
 // SHA-256(prev_hash ‖ canonical_without_hash), 32 raw bytes.
 std::string chainHash(std::string_view prev_hash, std::string_view canonical_without_hash);
+// The same into `out` (kHashBytes bytes), without allocating, over the canonical bytes given in
+// two consecutive parts (the worker's event bytes, then the chain fields): the writer's path.
+void chainHashInto(std::string_view prev_hash, std::string_view canonical_head,
+                   std::string_view canonical_tail, char* out) noexcept;
+// Splits event bytes as the writer produced them (canonical without hash, then field 31 as the
+// last field) into the canonical bytes without hash and the hash. False when the bytes do not end
+// with a 32-byte field 31.
+bool splitHashField(std::string_view event, std::string_view& canonical_without_hash,
+                    std::string_view& hash) noexcept;
 // JournalRecord{event = <event bytes>} encoded by hand (see the top of this file).
 std::string wrapEventRecord(std::string_view event_bytes);
 
@@ -80,9 +91,9 @@ struct ScannedFrame {
 
 // Result of reading a segment file front to back.
 struct SegmentScan {
-  bool opened = false;      // false: the file could not be read (error says why)
-  bool magic_ok = false;    // the first 8 bytes are kSegmentMagic
-  std::vector<ScannedFrame> frames;  // every valid frame up to the first bad one
+  bool opened = false;                  // false: the file could not be read (error says why)
+  bool magic_ok = false;                // the first 8 bytes are kSegmentMagic
+  std::vector<ScannedFrame> frames;     // every valid frame up to the first bad one
   FrameStatus stop = FrameStatus::End;  // why the scan stopped
   std::uint64_t stop_offset = 0;        // where (the bad frame's offset, or the file size)
   std::uint64_t file_size = 0;
@@ -94,16 +105,17 @@ struct SegmentScan {
 SegmentScan scanSegmentBlocking(const std::filesystem::path& file);
 
 // MANIFEST read/write. readManifestBlocking: nullopt + error when absent (error_absent = true)
-// or unreadable/corrupt. writeManifestBlocking: atomic replace as described above.
+// or unreadable/corrupt. writeManifestBlocking: atomic replace as described above, through `ops`
+// (null = POSIX) so tests can fail any step of it.
 struct ManifestBytes {
   std::string payload;  // serialized qaqpa.journal.v1.Manifest
 };
 std::optional<ManifestBytes> readManifestBlocking(const std::filesystem::path& dir,
                                                   std::string& error, bool& error_absent);
 bool writeManifestBlocking(const std::filesystem::path& dir, std::string_view manifest_payload,
-                           std::string& error);
+                           std::string& error, FileOps* ops = nullptr);
 
 // fsync of a directory (after creating, renaming or removing files in it).
-bool fsyncDirBlocking(const std::filesystem::path& dir, std::string& error);
+bool fsyncDirBlocking(const std::filesystem::path& dir, std::string& error, FileOps* ops = nullptr);
 
 }  // namespace qaqpa::journal

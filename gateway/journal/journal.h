@@ -38,6 +38,8 @@ struct JournalMetrics;
 
 namespace qaqpa::journal {
 
+class FileOps;
+
 enum class FsyncPolicy : std::uint8_t {
   Always,  // fdatasync every batch before completing it: an event is durable before its reply
   Batch,   // complete after write(2); fdatasync at most every fsync_interval (Redis everysec)
@@ -57,9 +59,15 @@ struct JournalOptions {
   std::chrono::seconds retention{0};               // 0 = keep closed segments here forever
   std::filesystem::path archive_dir;               // required when retention > 0
   std::chrono::milliseconds retry_interval{1000};  // probe period while unhealthy
+  // The file operations (file_ops.h); null = POSIX. Tests inject failures here.
+  std::shared_ptr<FileOps> file_ops;
 };
 
-// The checkpoint signature: the gateway's active key signs `message` (canonical checkpoint bytes).
+// The checkpoint signature: the gateway's active key signs `message` (canonical checkpoint bytes
+// with signature unset). Those bytes include key_id and algorithm, which the journal learns from
+// the signer's previous answer: when the answer names another key (the first checkpoint, a key
+// rotation), the journal rebuilds the message with the new key and signs once more. Called on the
+// writer thread (and in openBlocking); nullopt fails the batch (Unavailable): no unsigned batch.
 struct CheckpointSignature {
   std::string key_id;
   std::string algorithm;  // RFC 9421 name
@@ -93,9 +101,9 @@ struct JournalHead {
 struct OpenResult {
   std::unique_ptr<class Journal> journal;  // null on failure
   std::string error;                       // why it failed (names the file and offset)
-  bool corrupt = false;  // refused because of mid-file corruption: `repair` says what to run
-  std::string repair_command;        // e.g. "qaqpa journal repair /var/lib/qaqpa/journal"
-  std::uint64_t torn_tail_bytes = 0; // truncated from the open segment's tail (logged loudly)
+  bool corrupt = false;        // refused because of mid-file corruption: `repair` says what to run
+  std::string repair_command;  // e.g. "qaqpa journal repair /var/lib/qaqpa/journal"
+  std::uint64_t torn_tail_bytes = 0;  // truncated from the open segment's tail (logged loudly)
   std::uint64_t events_recovered = 0;
 };
 
