@@ -73,6 +73,8 @@ enum class Reason : std::uint16_t {
   Overloaded,
   ShuttingDown,
   StoreUnavailable,  // a durable store is not configured, overloaded or failed
+  JournalUnavailable,  // the digital event cannot be made durable (disk full, I/O error): the
+                       // call fails closed (PROTOCOL.md §5, §6)
   InternalError,     // keep last: kReasonCount depends on it
 };
 

@@ -314,6 +314,12 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Деректер қоймасы қазір қолжетімсіз; кейінірек қайталаңыз",
                "Хранилище данных сейчас недоступно; повторите позже",
                "The data store is unavailable now; try again later"}};
+    case Reason::JournalUnavailable:
+      return {"JOURNAL_UNAVAILABLE",
+              {"Цифрлық оқиғаны сақтау мүмкін емес, сұрау орындалмады; кейінірек қайталаңыз",
+               "Невозможно сохранить цифровое событие, запрос не выполнен; повторите позже",
+               "The digital event of this call cannot be recorded, so the call was not "
+               "completed; try again later"}};
     case Reason::InternalError:
       return {"INTERNAL_ERROR",
               {"Шлюзде ішкі қате орын алды", "Во шлюзе произошла внутренняя ошибка",

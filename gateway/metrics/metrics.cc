@@ -72,6 +72,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   upstream_.connect_failures = &up.Add({{"event", "connect_failure"}});
   upstream_.timeouts = &up.Add({{"event", "timeout"}});
   upstream_.bad_responses = &up.Add({{"event", "bad_response"}});
+  registerJournal();
   ready_ = &prometheus::BuildGauge()
                 .Name("qaqpa_ready")
                 .Help(
@@ -89,6 +90,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Help("Reloads refused because the new configuration had errors")
                           .Register(*registry_)
                           .Add({});
+  sign_failures_ = &prometheus::BuildCounter()
+                       .Name("qaqpa_signing_failures_total")
+                       .Help("Responses sent unsigned because the signature could not be made")
+                       .Register(*registry_)
+                       .Add({});
   replay_evictions_ = &prometheus::BuildCounter()
                            .Name("qaqpa_replay_evictions_total")
                            .Help(
@@ -99,6 +105,47 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::registerJournal() {
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  auto gauge = [&](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  auto histogram = [&](const char* name, const char* help,
+                       const prometheus::Histogram::BucketBoundaries& b) {
+    return &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_).Add({}, b);
+  };
+  // Disk latencies from 10 µs (page cache) to 2.5 s (a stalled device).
+  const prometheus::Histogram::BucketBoundaries io{0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                                   0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                                   0.025,   0.05,     0.1,     0.25,   1,
+                                                   2.5};
+  auto& j = journal_;
+  j.events = counter("qaqpa_journal_events_total", "Digital events made durable in the journal");
+  j.batches = counter("qaqpa_journal_batches_total", "Journal group commits written");
+  j.batch_events = histogram("qaqpa_journal_batch_events", "Events per journal group commit",
+                             {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096});
+  j.write_seconds = histogram("qaqpa_journal_write_seconds", "write(2) of one journal batch", io);
+  j.fsync_seconds = histogram("qaqpa_journal_fsync_seconds", "fdatasync of the journal segment", io);
+  j.write_failures = counter("qaqpa_journal_write_failures_total",
+                             "Journal writes, syncs, truncations or checkpoint signatures that "
+                             "failed (their batch was refused)");
+  j.sign_failures = counter("qaqpa_journal_sign_failures_total",
+                            "Journal batches refused because the checkpoint could not be signed");
+  j.healthy = gauge("qaqpa_journal_healthy", "1 while the journal can write, 0 while it fails");
+  j.queue_events = gauge("qaqpa_journal_queue_events", "Events the journal writer took at once");
+  j.torn_tail_truncations = counter("qaqpa_journal_torn_tail_truncations_total",
+                                    "Torn segment tails truncated when the journal was opened");
+  j.segments_rotated = counter("qaqpa_journal_segments_rotated_total", "Journal segments closed");
+  j.segments_archived = counter("qaqpa_journal_segments_archived_total",
+                                "Closed journal segments copied to the archive and removed");
+  j.archive_failures = counter("qaqpa_journal_archive_failures_total",
+                               "Journal archival attempts that failed (the segment is kept)");
+  j.overloaded = counter("qaqpa_journal_overloaded_total",
+                         "Events refused because the journal queue was full");
+}
 
 prometheus::Counter* Metrics::usageCounter(std::string_view client, std::string_view service) {
   std::lock_guard lock(usage_mu_);
@@ -119,6 +166,9 @@ std::string Metrics::serialize() const {
 
 void inc(prometheus::Counter* c) noexcept {
   if (c) c->Increment();
+}
+void inc(prometheus::Counter* c, double v) noexcept {
+  if (c) c->Increment(v);
 }
 void add(prometheus::Gauge* g, double v) noexcept {
   if (g) g->Increment(v);

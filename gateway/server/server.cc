@@ -30,17 +30,26 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <future>
+
 #include "adapters/http/http_upstream_pool.h"
+#include "gateway/audit/export.h"
 #include "gateway/common/log.h"
 #include "gateway/common/time_source.h"
 #include "gateway/consent/file_consent_store.h"
 #include "gateway/envelope/envelope_stage.h"
+#include "gateway/journal/journal.h"
 #include "gateway/metrics/metrics.h"
 #include "gateway/pipeline/problem.h"
 #include "gateway/pipeline/stage.h"
 #include "gateway/policy/policy_runtime.h"
 #include "gateway/policy/policy_stage.h"
 #include "gateway/routing/routing_stage.h"
+#include "gateway/server/event_builder.h"
+#include "gateway/server/key_files.h"
+#include "gateway/signing/content_digest.h"
+#include "gateway/signing/gateway_keys.h"
+#include "gateway/signing/response_signature.h"
 #include "gateway/transport/session.h"
 #include "gateway/transport/tls.h"
 
@@ -159,6 +168,52 @@ bool isServiceMethod(bhttp::verb v) {
   }
 }
 
+constexpr std::string_view kEventIdHeader = "Qaqpa-Event-Id";
+
+// A journal append awaited by a worker coroutine. The journal completes on its writer thread; the
+// completion is posted to the worker, so `done`, `result` and `wake` are only touched there. The
+// waiter parks on a timer that never expires by itself; the completion cancels it.
+struct PendingAppend {
+  explicit PendingAppend(const asio::any_io_executor& ex) : wake(ex) {
+    wake.expires_at(asio::steady_timer::time_point::max());
+  }
+  bool done = false;
+  journal::AppendResult result;
+  asio::steady_timer wake;
+};
+
+asio::awaitable<void> awaitAppend(const std::shared_ptr<PendingAppend>& p) {
+  while (!p->done) {
+    co_await p->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+journal::FsyncPolicy fsyncPolicyOf(config::FsyncMode m) {
+  switch (m) {
+    case config::FsyncMode::Always:
+      return journal::FsyncPolicy::Always;
+    case config::FsyncMode::Batch:
+      return journal::FsyncPolicy::Batch;
+    case config::FsyncMode::None:
+      return journal::FsyncPolicy::None;
+  }
+  return journal::FsyncPolicy::Always;
+}
+
+std::string_view appendStatusName(journal::AppendStatus s) {
+  switch (s) {
+    case journal::AppendStatus::Durable:
+      return "durable";
+    case journal::AppendStatus::Unavailable:
+      return "unavailable";
+    case journal::AppendStatus::Overloaded:
+      return "overloaded";
+    case journal::AppendStatus::Stopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 // One worker: an io_context on its own thread and everything that serves on it.
@@ -176,8 +231,30 @@ class Worker final : public transport::RequestHandler {
 
   asio::awaitable<pipeline::Response> handle(ListenerKind listener, pipeline::Request&& request,
                                              const pipeline::TlsPeer* peer) override;
+  void finishBare(pipeline::Response& res) override;
 
  private:
+  // Journals `event_bytes` (when the journal is on and the bytes are not empty), signs the
+  // response meanwhile, and releases it only once the event is durable. If the journal cannot
+  // make it durable, replaces the response with a signed 503 JOURNAL_UNAVAILABLE (fail closed)
+  // and returns false.
+  asio::awaitable<bool> seal(const pipeline::Request* req, pipeline::Response& res,
+                             std::string event_bytes, std::string_view event_id);
+  void sign(const pipeline::Request* req, pipeline::Response& res);
+  std::shared_ptr<PendingAppend> submit(std::string event_bytes);
+  bool journalDown() const;
+  asio::awaitable<pipeline::Response> handleZone(config::Zone zone, pipeline::Request&& request,
+                                                 const pipeline::TlsPeer* peer,
+                                                 std::chrono::steady_clock::time_point started,
+                                                 common::StatusCode& code);
+  asio::awaitable<pipeline::Response> handleJournalExport(const pipeline::Request& req);
+  // Journals an event from an admin handler and waits for it; false when it is not durable.
+  asio::awaitable<bool> journalAdminEvent(std::string event_bytes);
+  // The CONSENT_GRANTED / CONSENT_REVOKED event of an operator's change (Art. 20 p.4, §6). The
+  // change is already durable in the consent store; a journal failure is answered 503 so the
+  // operator knows the record is incomplete (and logged).
+  asio::awaitable<bool> journalConsentChange(const consent::Consent& c, bool granted,
+                                             std::string_view actor);
   asio::awaitable<pipeline::Response> handleAdmin(const pipeline::Request& req);
   asio::awaitable<pipeline::Response> handleReload(const pipeline::Request& req);
   asio::awaitable<pipeline::Response> handleConsents(const pipeline::Request& req,
@@ -233,6 +310,9 @@ void checkRestartOnly(const config::GatewayConfig& running, const config::Gatewa
 }
 
 struct Server::Impl {
+  ~Impl() {
+    if (journal) journal->stop();
+  }
   explicit Impl(std::shared_ptr<const config::Snapshot> snap)
       : snapshot(snap),
         replay(snap->gateway.replay_window, snap->gateway.replay_max_entries,
@@ -248,6 +328,13 @@ struct Server::Impl {
   std::atomic<std::shared_ptr<const policy::PolicyRuntime>> runtime;
   common::SystemTimeSource time;
   std::unique_ptr<consent::FileConsentStore> consents;  // opened by bind() when data_dir is set
+  // The gateway's keys (responses, checkpoints, GET /v1/keys) and the journal, made by bind().
+  // Both are fixed for the process's life (restart-only settings).
+  std::shared_ptr<const signing::GatewayKeySet> keys;
+  std::unique_ptr<journal::Journal> journal;
+  bool sign_responses = false;
+  std::string node_id;
+  std::string jwks;  // GET /v1/keys body; {"keys":[]} when no keys are configured
   policy::PolicyContext policy_context{&replay, nullptr};
   asio::thread_pool control{1};  // reloads: file I/O off the workers, one at a time
   std::mutex reload_mu;
@@ -277,12 +364,38 @@ struct Server::Impl {
     runtime.store(policy::buildPolicyRuntime(r.snapshot, quotas, metrics));
     snapshot.store(std::move(r.snapshot));
     metrics::inc(metrics.reloads());
+    if (out.changed) journalPolicyChangeBlocking(trigger, out.policy_digest);
     common::log(common::LogLevel::Info, "reloaded",
                 {{"trigger", trigger},
                  {"policy_digest", out.policy_digest},
                  {"changed", out.changed ? "true" : "false"}});
     return out;
   }
+  // Art. 20 p.4: a policy change is journaled with what triggered it. Control thread: waits for
+  // the event to be durable (bounded: the journal completes every append).
+  void journalPolicyChangeBlocking(std::string_view trigger, std::string_view digest) {
+    if (!journal) return;
+    common::UuidV7Generator ids;
+    const std::string event_id = common::toString(ids.nextNow());
+    OperatorAction a;
+    a.policy_change = true;
+    a.event_id = event_id;
+    a.node_id = node_id;
+    a.time = time.now();
+    a.operator_name = trigger == "SIGHUP" ? "signal" : "admin-api";
+    a.reason = trigger;
+    a.detail = digest;
+    auto done = std::make_shared<std::promise<journal::AppendResult>>();
+    auto result = done->get_future();
+    journal->append(buildOperatorEvent(a),
+                    [done](const journal::AppendResult& r) { done->set_value(r); });
+    const journal::AppendResult r = result.get();
+    if (!r.ok()) {
+      common::log(common::LogLevel::Error, "policy change applied but its event is not journaled",
+                  {{"policy_digest", digest}, {"journal", appendStatusName(r.status)}});
+    }
+  }
+
   std::atomic<std::size_t> active_connections{0};
   std::atomic<bool> ready{false};
   std::vector<std::unique_ptr<Worker>> workers;
@@ -359,7 +472,19 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
   const bool head = request.method() == bhttp::verb::head;
   pipeline::Response res;
   common::StatusCode code = common::StatusCode::Ok;
-  if (listener == ListenerKind::Admin) {
+  const std::string_view target = request.target();
+  if (target == "/v1/keys" &&
+      (request.method() == bhttp::verb::get || request.method() == bhttp::verb::head)) {
+    // The gateway's public keys (PROTOCOL.md §2) on every listener: clients verify responses and
+    // citizens verify checkpoints with them.
+    res.result(bhttp::status::ok);
+    res.version(version);
+    res.set(bhttp::field::content_type, "application/jwk-set+json");
+    res.set(bhttp::field::cache_control, "max-age=300");
+    res.body() = server_.jwks;
+    res.prepare_payload();
+    sign(&request, res);
+  } else if (listener == ListenerKind::Admin) {
     // Admin handlers are not stages; a bug there must still answer, not kill the connection.
     std::exception_ptr error;
     try {
@@ -381,40 +506,277 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
       res = problem(request, common::StatusCode::Internal, common::Reason::InternalError, {}, 500);
       code = common::StatusCode::Internal;
     }
+    sign(&request, res);
   } else if (auto zone = config::zoneOf(listener)) {
-    const std::string_view target = request.target();
-    if (target.starts_with("/v1/services/")) {
-      if (!isServiceMethod(request.method())) {
-        res = problem(request, common::StatusCode::ValidationFailed,
-                      common::Reason::MethodNotAllowed, std::string{request.method_string()}, 405);
-        res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
-        code = common::StatusCode::ValidationFailed;
-      } else {
-        auto runtime = server_.runtime.load();
-        pipeline::Exchange ex(runtime->snapshot, *zone, std::move(request));
-        ex.policy_state = std::move(runtime);
-        ex.started = started;
-        ex.tls_peer = peer;
-        ex.received_at = std::chrono::system_clock::now();
-        ex.lang = common::parseAcceptLanguage(ex.request[bhttp::field::accept_language]);
-        co_await chain_.run(ex);
-        code = ex.status;
-        res = std::move(ex.response);
-      }
-    } else {
-      res = problem(request, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
-      code = common::StatusCode::ServiceNotFound;
-    }
+    res = co_await handleZone(*zone, std::move(request), peer, started, code);
   } else {
     // The space listener gets its API in a later issue.
     res = problem(request, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
     code = common::StatusCode::ServiceNotFound;
+    sign(&request, res);
   }
   finish(res, version, head);
   metrics::inc(m.requests[static_cast<int>(code)]);
   metrics::observe(
       m.duration,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  co_return res;
+}
+
+asio::awaitable<pipeline::Response> Worker::handleZone(
+    config::Zone zone, pipeline::Request&& request, const pipeline::TlsPeer* peer,
+    std::chrono::steady_clock::time_point started, common::StatusCode& code) {
+  const bool journaling = server_.journal != nullptr;
+  // Fail closed before the provider is called: a call whose event cannot be recorded is not made.
+  if (journalDown()) {
+    code = common::StatusCode::ProviderUnavailable;
+    pipeline::Response res = problem(request, code, common::Reason::JournalUnavailable, {}, 503);
+    sign(&request, res);
+    co_return res;
+  }
+  const std::string event_id = common::toString(ids_.nextNow());
+  const std::string_view target = request.target();
+  if (target.starts_with("/v1/services/") && isServiceMethod(request.method())) {
+    auto runtime = server_.runtime.load();
+    pipeline::Exchange ex(runtime->snapshot, zone, std::move(request));
+    ex.policy_state = std::move(runtime);
+    ex.started = started;
+    ex.tls_peer = peer;
+    ex.received_at = std::chrono::system_clock::now();
+    ex.lang = common::parseAcceptLanguage(ex.request[bhttp::field::accept_language]);
+    co_await chain_.run(ex);
+    code = ex.status;
+    std::string event;
+    if (journaling) {
+      const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started);
+      const std::string request_digest = signing::contentDigestSha256(ex.request.body());
+      const std::string response_digest = signing::contentDigestSha256(ex.response.body());
+      event = buildCallEvent(
+          ex, CallFacts{event_id, server_.node_id, request_digest, response_digest, latency});
+    }
+    if (!co_await seal(&ex.request, ex.response, std::move(event), event_id)) {
+      code = common::StatusCode::ProviderUnavailable;
+    }
+    co_return std::move(ex.response);
+  }
+  // Refused before it became an exchange: still one event, under the problem's message id.
+  pipeline::Response res;
+  common::Reason reason = common::Reason::RouteUnknown;
+  if (target.starts_with("/v1/services/")) {
+    reason = common::Reason::MethodNotAllowed;
+    code = common::StatusCode::ValidationFailed;
+    res = problem(request, code, reason, std::string{request.method_string()}, 405);
+    res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
+  } else {
+    code = common::StatusCode::ServiceNotFound;
+    res = problem(request, code, reason);
+  }
+  std::string event;
+  if (journaling) {
+    const std::string request_digest = signing::contentDigestSha256(request.body());
+    const std::string response_digest = signing::contentDigestSha256(res.body());
+    RefusedCall call;
+    call.event_id = event_id;
+    call.node_id = server_.node_id;
+    call.zone = zone;
+    call.time = std::chrono::system_clock::now();
+    const std::string_view claimed = request["Qaqpa-Client"];
+    // Only a syntactically valid system id is recorded: the header is the caller's free text.
+    if (common::parseSystemId(claimed)) call.claimed_client = claimed;
+    const std::string message_id{res["Qaqpa-Message-Id"]};
+    call.message_id = message_id;
+    call.status = code;
+    call.reason = reason;
+    call.http_status = res.result_int();
+    call.request_digest = request_digest;
+    call.response_digest = response_digest;
+    call.latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    event = buildRefusedCallEvent(call);
+  }
+  if (!co_await seal(&request, res, std::move(event), event_id)) {
+    code = common::StatusCode::ProviderUnavailable;
+  }
+  co_return res;
+}
+
+bool Worker::journalDown() const {
+  return server_.journal != nullptr && !server_.journal->healthy();
+}
+
+std::shared_ptr<PendingAppend> Worker::submit(std::string event_bytes) {
+  auto p = std::make_shared<PendingAppend>(ioc_.get_executor());
+  server_.journal->append(std::move(event_bytes),
+                          [p, ex = ioc_.get_executor()](const journal::AppendResult& r) {
+                            asio::post(ex, [p, r] {
+                              p->done = true;
+                              p->result = r;
+                              p->wake.cancel();
+                            });
+                          });
+  return p;
+}
+
+void Worker::sign(const pipeline::Request* req, pipeline::Response& res) {
+  if (!server_.sign_responses) return;
+  if (!signing::signResponse(req, res, *server_.keys, std::chrono::system_clock::now())) {
+    metrics::inc(server_.metrics.signFailures());
+    common::log(common::LogLevel::Error, "could not sign a response; sent unsigned");
+  }
+}
+
+asio::awaitable<bool> Worker::seal(const pipeline::Request* req, pipeline::Response& res,
+                                   std::string event_bytes, std::string_view event_id) {
+  std::shared_ptr<PendingAppend> pending;
+  if (server_.journal != nullptr && !event_bytes.empty()) {
+    res.set(kEventIdHeader, event_id);
+    pending = submit(std::move(event_bytes));
+  }
+  // Signing overlaps the journal's write and fsync on the writer thread.
+  sign(req, res);
+  if (!pending) co_return true;
+  co_await awaitAppend(pending);
+  if (pending->result.ok()) co_return true;
+  common::log(common::LogLevel::Warn, "event not durable: the call fails closed",
+              {{"event", event_id}, {"journal", appendStatusName(pending->result.status)}});
+  common::Failure f{common::StatusCode::ProviderUnavailable,
+                    pending->result.status == journal::AppendStatus::Overloaded
+                        ? common::Reason::Overloaded
+                        : common::Reason::JournalUnavailable,
+                    {},
+                    {},
+                    503};
+  const common::Lang lang = req != nullptr
+                                ? common::parseAcceptLanguage((*req)[bhttp::field::accept_language])
+                                : common::Lang::Kk;
+  const std::string message_id{res["Qaqpa-Message-Id"]};
+  res = pipeline::renderBareProblem(f, lang, res.version(), message_id);
+  sign(req, res);
+  co_return false;
+}
+
+void Worker::finishBare(pipeline::Response& res) {
+  finish(res, res.version(), false);
+  sign(nullptr, res);
+}
+
+asio::awaitable<bool> Worker::journalConsentChange(const consent::Consent& c, bool granted,
+                                                   std::string_view actor) {
+  if (server_.journal == nullptr) co_return true;
+  auto snap = server_.snapshot.load();
+  const std::string event_id = common::toString(ids_.nextNow());
+  const std::string subject = c.subject.toString();
+  ConsentChange change;
+  change.granted = granted;
+  change.event_id = event_id;
+  change.node_id = server_.node_id;
+  change.time = std::chrono::system_clock::now();
+  change.by_operator = actor.starts_with("admin");
+  change.actor = actor;
+  change.subject = subject;
+  change.consent_id = c.id;
+  change.client_id = c.client;
+  change.client = snap->policy.findSystem(c.client);
+  change.services = c.services;
+  change.purpose_code = c.purpose;
+  change.purpose = snap->policy.findPurpose(c.purpose);
+  const bool ok = co_await journalAdminEvent(buildConsentEvent(change));
+  if (!ok) {
+    common::log(common::LogLevel::Error, "consent changed but its event is not journaled",
+                {{"consent", c.id}, {"granted", granted ? "true" : "false"}});
+  }
+  co_return ok;
+}
+
+asio::awaitable<bool> Worker::journalAdminEvent(std::string event_bytes) {
+  if (server_.journal == nullptr) co_return true;
+  auto pending = submit(std::move(event_bytes));
+  co_await awaitAppend(pending);
+  co_return pending->result.ok();
+}
+
+// POST /admin/journal/export {"subject", "reason", "operator"}: every event about one citizen or
+// company as JSON lines, for an operator with a legal reason. The access itself is journaled
+// (OPERATOR_ACCESS, durable) before a single line is read; the files are read on the control
+// thread, never on this worker.
+asio::awaitable<pipeline::Response> Worker::handleJournalExport(const pipeline::Request& req) {
+  using common::Reason;
+  using common::StatusCode;
+  if (server_.journal == nullptr) {
+    co_return problem(req, StatusCode::ServiceNotFound, Reason::RouteUnknown, {}, 404);
+  }
+  boost::system::error_code ec;
+  boost::json::value body = boost::json::parse(req.body(), ec);
+  if (ec || !body.is_object()) {
+    co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "/");
+  }
+  const auto& o = body.as_object();
+  auto str = [&](std::string_view key) -> std::string {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  const std::string subject = str("subject");
+  const std::string reason = str("reason");
+  const std::string op = str("operator");
+  if (!audit::isExportableSubject(subject)) {
+    co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "subject");
+  }
+  if (reason.size() < 3 || reason.size() > 500) {
+    co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "reason");
+  }
+  if (op.empty() || op.size() > 100) {
+    co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "operator");
+  }
+  const std::string event_id = common::toString(ids_.nextNow());
+  OperatorAction a;
+  a.policy_change = false;
+  a.event_id = event_id;
+  a.node_id = server_.node_id;
+  a.time = std::chrono::system_clock::now();
+  a.operator_name = op;
+  a.reason = reason;
+  a.subject = subject;
+  a.detail = "journal export subject=" + subject;
+  if (!co_await journalAdminEvent(buildOperatorEvent(a))) {
+    co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {}, 503);
+  }
+  const auto worker = co_await asio::this_coro::executor;
+  co_await asio::post(asio::bind_executor(server_.control.get_executor(), asio::use_awaitable));
+  std::string lines;
+  constexpr std::size_t kMaxExportBytes = 64u << 20;
+  bool truncated = false;
+  const auto snap = server_.snapshot.load();
+  audit::ExportOptions options;
+  options.archive_dir = snap->gateway.journal.archive_dir;
+  const audit::ExportResult r = audit::exportSubjectBlocking(
+      snap->gateway.journal.dir, subject,
+      [&](std::string_view line, const auto&) {
+        if (lines.size() + line.size() + 1 > kMaxExportBytes) {
+          truncated = true;
+          return false;
+        }
+        lines.append(line);
+        lines.push_back('\n');
+        return true;
+      },
+      options);
+  co_await asio::post(worker, asio::use_awaitable);
+  if (!r.ok) {
+    common::log(common::LogLevel::Error, "journal export failed", {{"error", r.error}});
+    co_return problem(req, StatusCode::Internal, Reason::InternalError, {}, 500);
+  }
+  common::log(
+      common::LogLevel::Info, "journal exported by operator",
+      {{"operator", op}, {"event", event_id}, {"events", std::to_string(r.events_matched)}});
+  pipeline::Response res{bhttp::status::ok, req.version()};
+  res.set(bhttp::field::content_type, "application/x-ndjson; charset=utf-8");
+  res.set(kEventIdHeader, event_id);
+  res.set("Qaqpa-Export-Events", std::to_string(r.events_matched));
+  // Complete = every segment read to its end and nothing cut by the size bound.
+  res.set("Qaqpa-Export-Complete", r.complete && !truncated ? "true" : "false");
+  res.body() = std::move(lines);
+  res.prepare_payload();
   co_return res;
 }
 
@@ -526,6 +888,10 @@ asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Reque
     consent::GrantResult g = co_await store->grant(std::move(r));
     switch (g.status) {
       case consent::GrantStatus::Granted: {
+        if (!co_await journalConsentChange(*g.consent, true, g.consent->granted_by)) {
+          co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {},
+                            503);
+        }
         auto res =
             jsonResponse(req.version(), bhttp::status::created, consentJson(*g.consent, now));
         res.set(bhttp::field::location, "/admin/consents/" + g.consent->id);
@@ -549,6 +915,11 @@ asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Reque
     consent::RevokeResult r = co_await store->revoke(id, *subject);
     switch (r.status) {
       case consent::RevokeStatus::Revoked:
+        if (!co_await journalConsentChange(*r.consent, false, "admin")) {
+          co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {},
+                            503);
+        }
+        [[fallthrough]];
       case consent::RevokeStatus::AlreadyRevoked:
         common::log(common::LogLevel::Info, "consent revoked by operator", {{"consent", id}});
         co_return jsonResponse(req.version(), bhttp::status::ok, consentJson(*r.consent, now));
@@ -576,6 +947,13 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
     if (target.size() > path.size()) query = target.substr(path.size() + 1);
     co_return co_await handleConsents(req, path, query);
   }
+  if (path == "/admin/journal/export") {
+    if (req.method() == bhttp::verb::post) co_return co_await handleJournalExport(req);
+    auto r = problem(req, common::StatusCode::ValidationFailed, common::Reason::MethodNotAllowed,
+                     std::string{req.method_string()}, 405);
+    r.set(bhttp::field::allow, "POST");
+    co_return r;
+  }
   if (path == "/admin/reload") {
     if (req.method() == bhttp::verb::post) co_return co_await handleReload(req);
     auto r = problem(req, common::StatusCode::ValidationFailed, common::Reason::MethodNotAllowed,
@@ -594,13 +972,24 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
     res.set(bhttp::field::content_type, "application/json");
     res.body() = R"({"status":"alive"})";
   } else if (path == "/readyz") {
-    const bool ready = server_.ready.load(std::memory_order_relaxed);
+    const bool serving = server_.ready.load(std::memory_order_relaxed);
+    // PROTOCOL.md §10: not ready while the journal cannot write (calls fail closed meanwhile).
+    const bool journal_ok = server_.journal == nullptr || server_.journal->healthy();
+    const bool ready = serving && journal_ok;
     res.result(ready ? bhttp::status::ok : bhttp::status::service_unavailable);
     res.set(bhttp::field::content_type, "application/json");
     auto snap = server_.snapshot.load();
-    res.body() = std::string(R"({"ready":)") + (ready ? "true" : "false") +
-                 R"(,"checks":{"config":"loaded","policyDigest":")" + snap->policy_digest +
-                 R"(","listeners":")" + (ready ? "serving" : "not serving") + R"("}})";
+    boost::json::object checks{{"config", "loaded"},
+                               {"policyDigest", snap->policy_digest},
+                               {"listeners", serving ? "serving" : "not serving"}};
+    if (server_.journal != nullptr) {
+      const journal::JournalHead h = server_.journal->head();
+      checks["journal"] = journal_ok ? "writable" : "failing";
+      checks["journalSeq"] = h.seq;
+    } else {
+      checks["journal"] = "off";
+    }
+    res.body() = boost::json::serialize(boost::json::object{{"ready", ready}, {"checks", checks}});
   } else if (path == "/metrics") {
     res.result(bhttp::status::ok);
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -632,6 +1021,73 @@ Server::~Server() {
 
 bool Server::bind(std::string& error) {
   auto snap = impl_->snapshot.load();
+  const config::GatewayConfig& gc = snap->gateway;
+  impl_->node_id = gc.node_id;
+  impl_->jwks = R"({"keys":[]})";
+  if (!gc.signing.keys.empty()) {
+    impl_->keys = loadGatewayKeysBlocking(gc.signing, error);
+    if (!impl_->keys) return false;
+    impl_->jwks = impl_->keys->jwksJson();
+    common::log(common::LogLevel::Info, "gateway keys loaded",
+                {{"active", impl_->keys->active().kid},
+                 {"alg", signing::algorithmName(impl_->keys->activeAlgorithm())},
+                 {"published", std::to_string(impl_->keys->keys().size())}});
+  }
+  impl_->sign_responses = gc.signing.sign_responses && impl_->keys != nullptr;
+  if (!impl_->sign_responses) {
+    common::log(common::LogLevel::Warn,
+                "responses are NOT signed (signing.sign_responses: false): benchmarks only");
+  }
+  if (gc.journal.enabled) {
+    journal::JournalOptions o;
+    o.dir = gc.journal.dir;
+    o.node_id = gc.node_id;
+    o.fsync = fsyncPolicyOf(gc.journal.fsync);
+    o.fsync_interval = gc.journal.fsync_interval;
+    o.max_batch_events = gc.journal.max_batch_events;
+    o.max_queue_events = gc.journal.max_queue_events;
+    o.segment_max_bytes = gc.journal.segment_max_bytes;
+    o.segment_max_age =
+        std::chrono::duration_cast<std::chrono::seconds>(gc.journal.segment_max_age);
+    o.retention = std::chrono::duration_cast<std::chrono::seconds>(gc.journal.retention);
+    o.archive_dir = gc.journal.archive_dir;
+    o.retry_interval = gc.journal.retry_interval;
+    std::shared_ptr<const signing::GatewayKeySet> keys = impl_->keys;
+    journal::Signer signer =
+        [keys](std::string_view message) -> std::optional<journal::CheckpointSignature> {
+      auto s = keys->sign(message);
+      if (!s) return std::nullopt;
+      return journal::CheckpointSignature{std::string(s->kid), std::string(s->algorithm),
+                                          std::move(s->signature)};
+    };
+    journal::OpenResult opened = journal::Journal::openBlocking(
+        std::move(o), std::move(signer), impl_->time, &impl_->metrics.journal());
+    if (!opened.journal) {
+      error = "journal " + gc.journal.dir + ": " + opened.error;
+      if (opened.corrupt) {
+        error +=
+            "\nthe journal is damaged in the middle; the gateway will not append to it. "
+            "Inspect it with `qaqpa journal verify " +
+            gc.journal.dir + "` and repair it with `" + opened.repair_command + "`";
+      }
+      return false;
+    }
+    if (opened.torn_tail_bytes > 0) {
+      common::log(common::LogLevel::Warn, "JOURNAL HAD A TORN TAIL; truncated it",
+                  {{"dir", gc.journal.dir}, {"bytes", std::to_string(opened.torn_tail_bytes)}});
+    }
+    impl_->journal = std::move(opened.journal);
+    const journal::JournalHead h = impl_->journal->head();
+    common::log(common::LogLevel::Info, "journal open",
+                {{"dir", gc.journal.dir},
+                 {"fsync", config::fsyncModeName(gc.journal.fsync)},
+                 {"events_recovered", std::to_string(opened.events_recovered)},
+                 {"seq", std::to_string(h.seq)}});
+  } else {
+    common::log(common::LogLevel::Warn,
+                "the journal is OFF (journal.enabled: false): no digital events are recorded; "
+                "benchmarks only");
+  }
   if (!snap->gateway.data_dir.empty()) {
     const std::string dir = snap->gateway.data_dir + "/consents";
     auto opened = consent::FileConsentStore::openBlocking(dir, impl_->time);
@@ -804,6 +1260,7 @@ int Server::run() {
     w->forceStop();
     if (w->thread().joinable()) w->thread().join();
   }
+  if (im.journal) im.journal->stop();  // writes and syncs what is queued
   return exit_code;
 }
 

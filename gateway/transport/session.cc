@@ -199,6 +199,7 @@ asio::awaitable<void> serveHttp(Stream& stream, SessionContext& cx, SessionTrack
       const std::string message_id = common::toString(cx.ids->nextNow());
       pipeline::Response res = pipeline::renderBareProblem(*f, lang, 11, message_id);
       res.keep_alive(false);
+      cx.handler->finishBare(res);
       metrics::inc(cx.metrics->requests[static_cast<int>(f->code)]);
       timer.expires_after(limits.write_timeout);
       co_await writeResponse(stream, res, head);

@@ -38,6 +38,10 @@ class RequestHandler {
   virtual boost::asio::awaitable<pipeline::Response> handle(config::ListenerKind listener,
                                                             pipeline::Request&& request,
                                                             const pipeline::TlsPeer* peer) = 0;
+  // Adds what the gateway puts on every response it sends (Date, Server, its signature) to a
+  // response the session built itself: a framing error or an oversize refusal. Runs on the
+  // worker thread; must not throw.
+  virtual void finishBare(pipeline::Response& res) = 0;
 };
 
 // Per-worker registry of open sessions, used to drain: idle sessions are closed at once, busy ones
