@@ -158,6 +158,9 @@ text, n = re.subn(r"(?m)^(  (?:external|international): \{[^{}\n]*)\}", lambda m
                   text)
 if n != 2:
     sys.exit("qaqpa.sh: the external and international listeners not found in " + path)
+# The committed file names .run/ relative to policies/demo/; the runtime copy lives elsewhere.
+run_dir = data_dir.rsplit("/", 1)[0]
+text = text.replace("../../.run/", run_dir + "/")
 open(path, "w", encoding="utf-8").write(text)
 PY
   "$BUILD_DIR/gateway/exe/qaqpa" --validate-config "$bundle/qaqpa.yaml"
@@ -179,6 +182,8 @@ PY
     external zone       https://127.0.0.1:8081/v1/services/{serviceId}  (mTLS)
     international zone  https://127.0.0.1:8082/v1/services/{serviceId}  (mTLS + signature)
     admin               http://127.0.0.1:9090/healthz  /readyz  /metrics
+    gateway keys        http://127.0.0.1:8080/v1/keys  (JWKS: every response is signed with them)
+    journal             .run/data/journal  (one signed, hash-chained digital event per call)
     demo providers      127.0.0.1:8180 (population), :8181 (legal entities), :8182 (tax); logs in .run/
 
   Try (state zone: the tax service reads a citizen from the population register):
@@ -196,6 +201,10 @@ PY
       --client AM/INT/AMGW/national-gateway \\
       --url https://127.0.0.1:8082/v1/services/legalEntity.byBin/240140000011 \\
       --header 'Accept-Language: en'
+
+  Every response carries Qaqpa-Event-Id: its digital event is durable in the journal before the
+  response leaves. Check the journal offline (any time; it only reads):
+    build/$PRESET/gateway/exe/qaqpa journal verify .run/data/journal --jwks <(curl -s http://127.0.0.1:8080/v1/keys)
 
   Ctrl-C stops everything.
 TXT
