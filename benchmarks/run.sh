@@ -7,8 +7,8 @@
 # Topology on 2 cores: system under test on CPU 1; wrk -t1 and the upstream nginx on CPU 0.
 # Traffic goes to 127.0.0.1 only; every process started here is stopped on exit (trap).
 #
-#   benchmarks/run.sh [--quick] [--levels L0,L1,L1+TLS] [--contenders D,N,N+TLS,Q] [--results FILE]
-#     (defaults: all levels; contenders D,N,Q, and N+TLS is added with N when a +TLS level runs)
+#   benchmarks/run.sh [--quick] [--levels L0,L1,L2,L3,L2+Ed25519,L1+TLS,L3+TLS] [--contenders D,N,N+TLS,Q] [--results FILE]
+#     (defaults: levels L0,L1,L2,L3; contenders D,N,Q, and N+TLS is added with N when a +TLS level runs)
 #   benchmarks/run.sh --profile      callgrind of Q_L0 under a fixed wrk load -> "Where time goes"
 #
 # Environment: BENCH_DURATION (s, default 20), BENCH_WARMUP (s, 5), BENCH_REPS (5),
@@ -32,7 +32,7 @@ MAX_LOAD="${BENCH_MAX_LOAD:-0.7}"
 WAIT_IDLE="${BENCH_WAIT_IDLE:-0}"
 PROFILE_REQUESTS="${BENCH_PROFILE_REQUESTS:-20000}"
 CONTENDERS="D,N,Q"
-LEVELS_WANTED="L0,L1,L1+TLS"
+LEVELS_WANTED="L0,L1,L2,L3"
 RESULTS=""
 QUICK=0
 PROFILE=0
@@ -50,17 +50,27 @@ PURPOSE="BENCHMARK"
 # Feature levels: a level is a gateway-file template in benchmarks/configs plus a description,
 # the bundle directory it uses (LEVEL_BUNDLE), the request it is sent (LEVEL_REQUEST: plain or
 # personal) and whether its state listener serves TLS (LEVEL_TLS: the certificate is generated at
-# run time). L2-L3 (response signature, durable journal) are added here as their features land.
-declare -A LEVEL_CONFIG=([L0]="qaqpa-L0.yaml.in" [L1]="qaqpa-L1.yaml.in" [L1+TLS]="qaqpa-L1-tls.yaml.in")
-declare -A LEVEL_BUNDLE=([L0]="bundle" [L1]="bundle-L1" [L1+TLS]="bundle-L1")
-declare -A LEVEL_REQUEST=([L0]=plain [L1]=personal [L1+TLS]=personal)
-declare -A LEVEL_TLS=([L0]=0 [L1]=0 [L1+TLS]=1)
+# run time), and the algorithm of the gateway's signing key (LEVEL_SIGN: generated per run;
+# empty = the level does not sign). L3+Redis is added with Redis (issue #6).
+declare -A LEVEL_CONFIG=([L0]="qaqpa-L0.yaml.in" [L1]="qaqpa-L1.yaml.in" [L1+TLS]="qaqpa-L1-tls.yaml.in"
+                         [L2]="qaqpa-L2.yaml.in" [L2+Ed25519]="qaqpa-L2.yaml.in"
+                         [L3]="qaqpa-L3.yaml.in" [L3+TLS]="qaqpa-L3-tls.yaml.in")
+declare -A LEVEL_BUNDLE=([L0]="bundle" [L1]="bundle-L1" [L1+TLS]="bundle-L1" [L2]="bundle-L1"
+                         [L2+Ed25519]="bundle-L1" [L3]="bundle-L1" [L3+TLS]="bundle-L1")
+declare -A LEVEL_REQUEST=([L0]=plain [L1]=personal [L1+TLS]=personal [L2]=personal
+                          [L2+Ed25519]=personal [L3]=personal [L3+TLS]=personal)
+declare -A LEVEL_TLS=([L0]=0 [L1]=0 [L1+TLS]=1 [L2]=0 [L2+Ed25519]=0 [L3]=0 [L3+TLS]=1)
+declare -A LEVEL_SIGN=([L2]=p256 [L2+Ed25519]=ed25519 [L3]=p256 [L3+TLS]=p256)
 declare -A LEVEL_DESC=(
   [L0]="plain routing: demo identity header, one non-personal service, no signing, no journal"
   [L1]="identity (demo header), personal-data service: subject + purpose, grant matched on the purpose, quota (rate bucket + max_concurrent, never hit) on every request, replay record of a fresh Qaqpa-Message-Id per request, metrics; no signing, no journal"
   [L1+TLS]="L1 with TLS on the state listener (server auth only, ECDSA P-256, client_auth none)"
+  [L2]="L1 + the gateway's RFC 9421 signature (ECDSA P-256) and Content-Digest on every response; no journal"
+  [L2+Ed25519]="L2 with an Ed25519 gateway key"
+  [L3]="L2 (ECDSA P-256) + one durable digital event per call: journal group commit, fdatasync before the response is released, a signed checkpoint per batch — the production path"
+  [L3+TLS]="L3 with TLS on the state listener (as L1+TLS)"
 )
-LEVEL_ORDER=(L0 L1 L1+TLS)
+LEVEL_ORDER=(L0 L1 L1+TLS L2 L2+Ed25519 L3 L3+TLS)
 
 usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -173,6 +183,21 @@ ensure_tls_cert() {
     die "openssl could not generate the bench certificate: $(cat "$WORK/tls/openssl.log")"
   chmod 600 "$WORK/tls/key.pem"
   TLS_CERT="$WORK/tls/cert.pem" TLS_KEY="$WORK/tls/key.pem"
+}
+# The signing levels' gateway key (ALG: p256 | ed25519), generated once per run into the temp dir.
+sign_key() {
+  local alg="$1" key="$WORK/keys/gateway-$1.pem"
+  if [ ! -f "$key" ]; then
+    mkdir -p "$WORK/keys"
+    if [ "$alg" = ed25519 ]; then
+      openssl genpkey -algorithm ED25519 -out "$key" 2>/dev/null || die "openssl: no Ed25519 key"
+    else
+      openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key" 2>/dev/null ||
+        die "openssl: no P-256 key"
+    fi
+    chmod 600 "$key"
+  fi
+  printf '%s' "$key"
 }
 # negotiated PORT: "TLSv1.3 TLS_AES_256_GCM_SHA384" as openssl s_client sees it (OpenSSL defaults,
 # like wrk's client context).
@@ -290,6 +315,10 @@ add_Q() {  # add_Q LEVEL
     ensure_tls_cert
     vars+=(TLS_CERT="$TLS_CERT" TLS_KEY="$TLS_KEY")
     scheme=https probe_args+=(--tls)
+  fi
+  if [ -n "${LEVEL_SIGN[$level]:-}" ]; then
+    vars+=(SIGN_KEY="$(sign_key "${LEVEL_SIGN[$level]}")" SIGN_ALG="${LEVEL_SIGN[$level]}"
+           JOURNAL_DIR="$dir/journal")
   fi
   local req="${LEVEL_REQUEST[$level]:-plain}" path="$REQ_PATH"
   if [ "$req" = personal ]; then
