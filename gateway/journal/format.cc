@@ -129,14 +129,16 @@ void appendHashField(std::string& event, std::string_view hash) {
 
 void chainHashInto(std::string_view prev_hash, std::string_view canonical_head,
                    std::string_view canonical_tail, char* out) noexcept {
-  // One digest context per thread, reused: EVP_MD_CTX allocation costs more than the hash.
+  // One digest context per thread, reused: EVP_MD_CTX allocation costs more than the hash. The
+  // algorithm is fetched once: EVP_sha256() makes every init look it up again under a lock.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   struct Ctx {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     ~Ctx() { EVP_MD_CTX_free(ctx); }
   };
   thread_local Ctx c;
   unsigned int len = 0;
-  EVP_DigestInit_ex(c.ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex2(c.ctx, sha256, nullptr);
   EVP_DigestUpdate(c.ctx, prev_hash.data(), prev_hash.size());
   EVP_DigestUpdate(c.ctx, canonical_head.data(), canonical_head.size());
   EVP_DigestUpdate(c.ctx, canonical_tail.data(), canonical_tail.size());

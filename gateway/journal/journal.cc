@@ -268,6 +268,7 @@ class JournalImpl final : public Journal {
   steady_clock::time_point next_failure_log_{};
   std::uint64_t suppressed_failures_ = 0;
   steady_clock::time_point next_retention_{};
+  steady_clock::time_point next_rotation_{};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -670,7 +671,8 @@ void JournalImpl::housekeeping() {
     }
   }
   const auto now = time_.now();
-  if (seg_events_ > 0 && now - fromTimestamp(current().created()) >= options_.segment_max_age) {
+  if (seg_events_ > 0 && mono >= next_rotation_ &&
+      now - fromTimestamp(current().created()) >= options_.segment_max_age) {
     rotateBlocking("age");
   }
   if (options_.retention.count() > 0 && mono >= next_retention_) {
@@ -842,7 +844,8 @@ void JournalImpl::writeBatch(std::vector<Pending>& items, std::size_t begin, std
   }
   buf_.append(checkpoint_frame_);
 
-  if (seg_events_ > 0 && seg_offset_ + buf_.size() > options_.segment_max_bytes) {
+  if (seg_events_ > 0 && seg_offset_ + buf_.size() > options_.segment_max_bytes &&
+      time_.monotonic() >= next_rotation_) {
     rotateBlocking("size");  // on failure the batch still goes to the current segment
   }
   const std::uint64_t start = seg_offset_;
@@ -919,6 +922,8 @@ bool JournalImpl::writeCheckpointNow() {
 }
 
 bool JournalImpl::rotateBlocking(std::string_view reason) {
+  // A failed attempt is retried after retry_interval, not before every batch.
+  next_rotation_ = time_.monotonic() + options_.retry_interval;
   if (dirty_ && !repairDirty()) return false;
   if (!syncSegment()) return false;
   const auto now = time_.now();
@@ -957,6 +962,7 @@ bool JournalImpl::rotateBlocking(std::string_view reason) {
     return false;
   }
   const std::string old_name = old.file_name();
+  next_rotation_ = {};
   manifest_ = std::move(next);
   ops_.close(fd_);
   fd_ = fd;

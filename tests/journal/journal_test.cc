@@ -221,6 +221,86 @@ TEST_F(JournalTest, RotatesByAge) {
   ASSERT_TRUE(v.ok) << v.error;
 }
 
+// Rotation by age also happens without traffic: the idle writer checks on its own tick.
+TEST_F(JournalTest, RotatesByAgeWhileIdle) {
+  auto o = options();
+  o.segment_max_age = std::chrono::hours(1);
+  auto j = openOk(o);
+  ASSERT_TRUE(appendOne(*j, "e1").ok());
+  time_.advance(std::chrono::hours(2));
+  pb::Manifest m;
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(test::readManifest(dir_, m));
+    if (m.segments_size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // waiting for the tick
+  }
+  ASSERT_EQ(m.segments_size(), 2);
+  EXPECT_EQ(m.segments(0).state(), pb::Manifest::CLOSED);
+  EXPECT_EQ(m.segments(0).last_seq(), 1u);
+  EXPECT_EQ(appendOne(*j, "e2").seq, 2u);
+  j->stop();
+  EXPECT_TRUE(verify().ok);
+}
+
+// The MANIFEST cannot be replaced during a rotation: the new segment file is removed, the batch
+// goes to the old segment, and the rotation is retried after retry_interval.
+TEST_F(JournalTest, FailedRotationKeepsWritingTheOldSegment) {
+  auto ops = std::make_shared<FailingFileOps>();
+  auto o = options();
+  o.file_ops = ops;
+  o.segment_max_age = std::chrono::hours(1);
+  auto j = openOk(o);
+  ASSERT_TRUE(appendOne(*j, "e1").ok());
+  time_.advance(std::chrono::hours(2));
+  ops->failAfter(Op::Rename, 0, 1, EIO);
+  ASSERT_TRUE(appendOne(*j, "e2").ok());
+  pb::Manifest m;
+  ASSERT_TRUE(test::readManifest(dir_, m));
+  EXPECT_EQ(m.segments_size(), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()),
+            3);                           // LOCK, MANIFEST, one segment: no leftover
+  ASSERT_TRUE(appendOne(*j, "e3").ok());  // not retried before retry_interval
+  ASSERT_TRUE(test::readManifest(dir_, m));
+  EXPECT_EQ(m.segments_size(), 1);
+  time_.advance(std::chrono::seconds(1));
+  ASSERT_TRUE(appendOne(*j, "e4").ok());  // rotates now
+  j->stop();
+  ASSERT_TRUE(test::readManifest(dir_, m));
+  ASSERT_EQ(m.segments_size(), 2);
+  EXPECT_EQ(m.segments(0).last_seq(), 3u);
+  const auto v = verify();
+  ASSERT_TRUE(v.ok) << v.error;
+  EXPECT_EQ(v.seqs.size(), 4u);
+}
+
+// A crash between creating the next segment and replacing MANIFEST leaves a segment file that
+// holds only its SegmentStart: removed at open. Any other unlisted segment is refused.
+TEST_F(JournalTest, InterruptedRotationLeftoverIsRemovedAtOpen) {
+  {
+    auto j = openOk(options());
+    ASSERT_TRUE(appendOne(*j, "e1").ok());
+  }
+  pb::JournalRecord rec;
+  rec.mutable_segment_start()->set_node_id("kz-test-1");
+  rec.mutable_segment_start()->set_segment_index(2);
+  rec.mutable_segment_start()->set_first_seq(2);
+  std::string bytes(kSegmentMagic);
+  appendFrame(bytes, test::deterministic(rec));
+  const fs::path leftover = dir_ / segmentFileName(2, 2);
+  test::writeFile(leftover, bytes);
+  {
+    auto r = open(options());
+    ASSERT_TRUE(r.journal) << r.error;
+    EXPECT_FALSE(fs::exists(leftover));
+    EXPECT_EQ(appendOne(*r.journal, "e2").seq, 2u);
+  }
+  test::writeFile(dir_ / segmentFileName(7, 100), bytes);
+  auto r = open(options());
+  EXPECT_FALSE(r.journal);
+  EXPECT_TRUE(r.corrupt);
+  EXPECT_NE(r.error.find(segmentFileName(7, 100)), std::string::npos) << r.error;
+}
+
 TEST_F(JournalTest, RetentionArchivesAVerifiedCopyAndRemovesTheLocalFile) {
   auto o = options();
   o.segment_max_age = std::chrono::hours(1);
