@@ -346,6 +346,7 @@ bool JournalImpl::createFirstSegmentBlocking(OpenResult& r) {
   serializeDeterministic(manifest_, payload);
   if (!writeManifestBlocking(options_.dir, payload, error, &ops_)) return fail(r, error);
   seg_offset_ = size;
+  last_sync_ = time_.monotonic();
   publishHead();
   if (metrics_) metrics::set(metrics_->healthy, 1);
   common::log(LogLevel::Info, "journal created", {{"dir", options_.dir.string()}});
@@ -355,6 +356,7 @@ bool JournalImpl::createFirstSegmentBlocking(OpenResult& r) {
 bool JournalImpl::openBlocking(OpenResult& r) {
   const fs::path& dir = options_.dir;
   if (options_.node_id.empty()) return fail(r, "journal: node_id is empty");
+  if (!signer_) return fail(r, "journal: no checkpoint signer (an unsigned journal is refused)");
   if (options_.retention.count() > 0 && options_.archive_dir.empty()) {
     return fail(r, "journal " + dir.string() + ": retention is set but archive_dir is not");
   }
@@ -473,6 +475,7 @@ bool JournalImpl::openBlocking(OpenResult& r) {
   }
   ::unlink((dir / (std::string(kManifestName) + ".tmp")).c_str());
   if (!recoverOpenSegmentBlocking(r)) return false;
+  last_sync_ = time_.monotonic();  // recovery left the segment synced
   publishHead();
   if (metrics_) metrics::set(metrics_->healthy, healthy() ? 1 : 0);
   return true;

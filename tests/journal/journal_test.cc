@@ -160,6 +160,52 @@ TEST_F(JournalTest, ConcurrentAppendersGetExactlyOneToN) {
   EXPECT_EQ(v.seqs.size(), seqs.size());
 }
 
+// `batch` completes after write(2) and syncs once fsync_interval has passed; `none` never syncs
+// while running; `always` syncs every batch before completing it.
+TEST_F(JournalTest, FsyncPolicies) {
+  for (const auto policy : {FsyncPolicy::Always, FsyncPolicy::Batch, FsyncPolicy::None}) {
+    SCOPED_TRACE(std::string(fsyncPolicyName(policy)));
+    auto ops = std::make_shared<FailingFileOps>();
+    auto o = options();
+    o.dir = root_ / std::string(fsyncPolicyName(policy));
+    o.file_ops = ops;
+    o.fsync = policy;
+    o.fsync_interval = std::chrono::milliseconds(500);
+    auto j = openOk(o);
+    const int before = ops->calls(Op::Fdatasync);
+    ASSERT_TRUE(appendOne(*j, "e1").ok());
+    ASSERT_TRUE(appendOne(*j, "e2").ok());
+    const int after_two = ops->calls(Op::Fdatasync) - before;
+    time_.advance(std::chrono::seconds(1));
+    ASSERT_TRUE(appendOne(*j, "e3").ok());
+    const int after_three = ops->calls(Op::Fdatasync) - before;
+    switch (policy) {
+      case FsyncPolicy::Always:
+        EXPECT_EQ(after_two, 2);
+        EXPECT_EQ(after_three, 3);
+        break;
+      case FsyncPolicy::Batch:
+        EXPECT_EQ(after_two, 0);
+        EXPECT_EQ(after_three, 1);  // the interval passed: synced before the third batch
+        break;
+      case FsyncPolicy::None:
+        EXPECT_EQ(after_two, 0);
+        EXPECT_EQ(after_three, 0);
+        break;
+    }
+    j->stop();
+    if (policy != FsyncPolicy::Always) {
+      EXPECT_EQ(ops->calls(Op::Fdatasync) - before, after_three + 1);  // stop syncs what is left
+    }
+  }
+}
+
+TEST_F(JournalTest, NoSignerIsRefused) {
+  auto r = Journal::openBlocking(options(), Signer{}, time_);
+  EXPECT_FALSE(r.journal);
+  EXPECT_NE(r.error.find("signer"), std::string::npos) << r.error;
+}
+
 TEST_F(JournalTest, RestartContinuesSeqAndChain) {
   {
     auto j = openOk(options());
