@@ -207,7 +207,8 @@ class JournalImpl final : public Journal {
                       AppendStatus status);
   bool rollbackTo(std::uint64_t offset);
   bool repairDirty();
-  void ioFailed(std::string_view op, const fs::path& file, int err);
+  // Marks the journal unhealthy, counts, logs (throttled). `detail` replaces strerror(err).
+  void ioFailed(std::string_view op, const fs::path& file, int err, std::string_view detail = {});
   void becameHealthy(std::string_view how);
   bool probeBlocking();
   bool syncSegment();
@@ -721,7 +722,8 @@ void JournalImpl::completeFailed(std::vector<Pending>& items, std::size_t begin,
   for (std::size_t i = begin; i < end; ++i) items[i].done(AppendResult{status, 0});
 }
 
-void JournalImpl::ioFailed(std::string_view op, const fs::path& file, int err) {
+void JournalImpl::ioFailed(std::string_view op, const fs::path& file, int err,
+                           std::string_view detail) {
   const bool was_healthy = healthy_.exchange(false, std::memory_order_acq_rel);
   if (metrics_) {
     metrics::inc(metrics_->write_failures);
@@ -730,11 +732,14 @@ void JournalImpl::ioFailed(std::string_view op, const fs::path& file, int err) {
   const auto mono = time_.monotonic();
   if (was_healthy) next_probe_ = mono + options_.retry_interval;
   if (was_healthy || mono >= next_failure_log_) {
-    common::log(LogLevel::Error, "journal write failed: events are refused until it works again",
-                {{"op", op},
-                 {"file", file.string()},
-                 {"error", errnoText(err)},
-                 {"suppressed", u64(suppressed_failures_)}});
+    const std::string reason = detail.empty() ? errnoText(err) : std::string(detail);
+    common::log(
+        LogLevel::Error,
+        "journal I/O failed: failing batches are refused, healthy=false until a write works",
+        {{"op", op},
+         {"file", file.string()},
+         {"error", reason},
+         {"suppressed", u64(suppressed_failures_)}});
     suppressed_failures_ = 0;
     next_failure_log_ =
         mono + std::max<steady_clock::duration>(options_.retry_interval, std::chrono::seconds(1));
@@ -841,7 +846,7 @@ void JournalImpl::writeBatch(std::vector<Pending>& items, std::size_t begin, std
   if (!buildCheckpoint(uncovered_first_, seq, head_hash)) {
     if (metrics_) metrics::inc(metrics_->sign_failures);
     sign_failed_ = true;
-    ioFailed("sign checkpoint", segmentPath(), EPERM);
+    ioFailed("sign checkpoint", segmentPath(), 0, "the signer returned no signature");
     completeFailed(items, begin, end, AppendStatus::Unavailable);
     return;
   }
@@ -936,7 +941,7 @@ bool JournalImpl::rotateBlocking(std::string_view reason) {
   std::uint64_t size = 0;
   std::string error;
   if (!createSegmentFileBlocking(index, seq_ + 1, now, fd, size, error)) {
-    ioFailed("create segment", options_.dir / segmentFileName(index, seq_ + 1), errno);
+    ioFailed("create segment", options_.dir / segmentFileName(index, seq_ + 1), 0, error);
     return false;
   }
   pb::Manifest next = manifest_;
@@ -959,9 +964,7 @@ bool JournalImpl::rotateBlocking(std::string_view reason) {
     const fs::path path = options_.dir / seg->file_name();
     ops_.close(fd);
     ops_.unlink(path.c_str());
-    common::log(LogLevel::Error, "journal rotation failed: MANIFEST not replaced",
-                {{"error", error}});
-    ioFailed("write manifest", options_.dir / std::string(kManifestName), err);
+    ioFailed("write manifest", options_.dir / std::string(kManifestName), err, error);
     return false;
   }
   const std::string old_name = old.file_name();
