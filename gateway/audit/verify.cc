@@ -17,6 +17,44 @@ using journal::FrameStatus;
 
 const std::string kZeroHash(journal::kHashBytes, '\0');
 
+// Any unknown field in `m` or in a message it holds.
+bool hasUnknownFields(const google::protobuf::Message& m) {
+  const google::protobuf::Reflection* refl = m.GetReflection();
+  if (!refl->GetUnknownFields(m).empty()) return true;
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  refl->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < refl->FieldSize(m, f); ++i) {
+        if (hasUnknownFields(refl->GetRepeatedMessage(m, f, i))) return true;
+      }
+    } else if (hasUnknownFields(refl->GetMessage(m, f))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The event's bytes inside a JournalRecord payload written as wrapEventRecord does (tag 0x0A,
+// varint length, bytes to the end); a null view when the payload has another shape.
+std::string_view eventBytesOf(std::string_view payload) {
+  if (payload.empty() || payload[0] != 0x0A) return {};
+  std::uint64_t len = 0;
+  std::size_t pos = 1;
+  for (int shift = 0; pos < payload.size() && shift < 64; shift += 7) {
+    const auto b = static_cast<unsigned char>(payload[pos++]);
+    len |= static_cast<std::uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) {
+      // Canonical varints have no redundant trailing zero group.
+      if (b == 0 && pos > 2) return {};
+      if (len != payload.size() - pos) return {};
+      return payload.substr(pos);
+    }
+  }
+  return {};
+}
+
 std::string range(std::uint64_t first, std::uint64_t last) {
   return std::to_string(first) + ".." + std::to_string(last);
 }
@@ -380,10 +418,10 @@ class Walker {
   bool checkEvent(const v1::DigitalEvent& ev, const journal::ScannedFrame& frame,
                   const fs::path& path) {
     const std::uint64_t off = frame.offset;
-    v1::DigitalEvent copy = ev;
-    copy.DiscardUnknownFields();
-    const std::string with_hash = canonicalBytes(copy);
-    if (journal::wrapEventRecord(with_hash) != frame.payload) {
+    // Canonical: the record is exactly tag 0x0A, the length, and the deterministic encoding of
+    // the parsed event, which has no unknown fields (they would be re-emitted and compare equal).
+    const std::string_view stored = eventBytesOf(frame.payload);
+    if (stored.data() == nullptr || hasUnknownFields(ev) || canonicalBytes(ev) != stored) {
       return fail(VerifyError::NonCanonical, path, off, ev.seq(),
                   at(path, off) + "event seq " + std::to_string(ev.seq()) +
                       " is not in canonical encoding (its bytes differ from the deterministic "
@@ -403,8 +441,20 @@ class Walker {
                       hexPrefix(ev.prev_hash()) + " is not the hash of seq " +
                       std::to_string(ev.seq() - 1) + " (" + hexPrefix(prev_hash_) + ")");
     }
-    copy.clear_hash();
-    const std::string expected = journal::chainHash(prev_hash_, canonicalBytes(copy));
+    // The canonical bytes with hash cleared. Field 31 is the highest field number, so in the
+    // (now known canonical) stored bytes it is the trailing field: cutting it off is the
+    // deterministic re-encoding with hash cleared, without encoding again.
+    std::string_view without_hash, stored_hash;
+    std::string reencoded;
+    if (ev.hash().empty()) {
+      without_hash = stored;
+    } else if (!journal::splitHashField(stored, without_hash, stored_hash)) {
+      v1::DigitalEvent copy = ev;
+      copy.clear_hash();
+      reencoded = canonicalBytes(copy);
+      without_hash = reencoded;
+    }
+    const std::string expected = journal::chainHash(prev_hash_, without_hash);
     if (ev.hash() != expected) {
       return fail(VerifyError::HashMismatch, path, off, ev.seq(),
                   at(path, off) + "event seq " + std::to_string(ev.seq()) + ": stored hash " +
