@@ -47,10 +47,45 @@ bool joinedField(const boost::beast::http::fields& fields, std::string_view name
   return any && std::all_of(out.begin(), out.end(), isValueByte);
 }
 
+// Which of the candidate components (kCandidates order) a covered list holds: with the order
+// fixed, this bit set identifies the list.
+constexpr std::array<std::pair<std::string_view, bool>, 8> kCandidates = {
+    {{"@status", false},
+     {"content-digest", false},
+     {"qaqpa-message-id", false},
+     {"qaqpa-event-id", false},
+     {"qaqpa-status", false},
+     {"@method", true},
+     {"@path", true},
+     {"qaqpa-client", true}}};
+
+unsigned coveredMask(const std::vector<Component>& components) {
+  unsigned mask = 0;
+  std::size_t next = 0;
+  for (const Component& c : components) {
+    while (next < kCandidates.size() &&
+           (kCandidates[next].first != c.name || kCandidates[next].second != c.req)) {
+      ++next;
+    }
+    if (next == kCandidates.size()) return ~0u;  // not a candidate: never equal to a cached mask
+    mask |= 1u << next++;
+  }
+  return mask;
+}
+
 // Per-call scratch of signResponse, one per thread: after the first responses nothing here
-// allocates (the component strings keep their capacity).
+// allocates (the strings keep their capacity).
 struct Scratch {
   std::vector<Component> components;
+  // The serialised inner list (serializeSignatureParams) of the last response signed on this
+  // thread and what it was made of. Within one second, with the same key and the same covered
+  // list, it is identical, so it is reused: serialising costs ~20 allocations.
+  std::string serialized;
+  unsigned mask = ~0u;
+  std::int64_t created = 0;
+  std::string keyid;
+  Algorithm alg = Algorithm::Ed25519;
+  std::string header;  // Signature-Input / Signature member value being built
 };
 
 Scratch& scratch() {
@@ -130,20 +165,39 @@ bool signResponse(const pipeline::Request* req, pipeline::Response& res, const G
     res.erase(kSignatureInput);
     res.set(kContentDigest, contentDigestSha256(res.body()));
 
-    std::vector<Component>& components = scratch().components;
-    responseComponents(req, res, components);
+    Scratch& s = scratch();
+    responseComponents(req, res, s.components);
 
     const GatewayKeySet::ActiveKey active = keys.active();
-    SignatureParams params;
-    params.created =
+    const Algorithm alg = active.key.algorithm();
+    const std::int64_t created =
         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    params.keyid.assign(active.kid);
-    params.alg = active.key.algorithm();
-    std::optional<SignatureHeaders> headers =
-        signComponents(kResponseSignatureLabel, components, params, active.key);
-    if (!headers) return false;
-    res.set(kSignatureInput, headers->signature_input);
-    res.set(kSignature, headers->signature);
+    const unsigned mask = coveredMask(s.components);
+    if (mask != s.mask || created != s.created || alg != s.alg || active.kid != s.keyid) {
+      // Every value was checked by responseComponents (HTAB / %x20-7E) and the kid at load, so the
+      // serialisation is valid RFC 8941 (what signComponents would check).
+      SignatureParams params;
+      params.created = created;
+      params.keyid.assign(active.kid);
+      params.alg = alg;
+      s.mask = ~0u;  // until the new value is complete
+      s.serialized = serializeSignatureParams(s.components, params);
+      s.mask = mask;
+      s.created = created;
+      s.alg = alg;
+      s.keyid.assign(active.kid);
+    }
+    const std::optional<std::string> signature =
+        sign(active.key, signatureBase(s.components, s.serialized));
+    if (!signature) return false;
+
+    s.header.assign(kResponseSignatureLabel).append("=").append(s.serialized);
+    res.set(kSignatureInput, s.header);
+    s.header.assign(kResponseSignatureLabel)
+        .append("=:")
+        .append(sf::base64Encode(*signature))
+        .append(":");
+    res.set(kSignature, s.header);
     return true;
   } catch (...) {
     // Out of memory (or a field Beast refuses): never leave a partial signature behind.

@@ -336,6 +336,40 @@ TEST_P(ResponseSigningTest, ConsecutiveResponsesDoNotShareState) {
   EXPECT_TRUE(verify(&req, first).ok());
 }
 
+// signResponse reuses the serialised parameters of the previous response on the thread while
+// second, key and covered list are the same: any change must produce a new, valid Signature-Input.
+TEST(ResponseSigning, ReusedParametersFollowKeyTimeAndComponents) {
+  const auto ed = keySet("test_ed25519_private.pem", "gw-a");
+  const auto p256 = keySet("test_p256_private.pem", "gw-a");   // same kid, other alg
+  const auto p256b = keySet("test_p256_private.pem", "gw-b");  // same alg, other kid
+  const pipeline::Request req = makeRequest();
+  struct Step {
+    const GatewayKeySet* keys;
+    std::int64_t now;
+    bool event;
+    bool with_request;
+  };
+  const Step steps[] = {{ed.get(), kNow, true, true},          {ed.get(), kNow, true, true},
+                        {ed.get(), kNow, false, true},         {ed.get(), kNow, false, false},
+                        {p256.get(), kNow, false, false},      {p256b.get(), kNow, false, false},
+                        {p256b.get(), kNow + 1, false, false}, {ed.get(), kNow + 1, true, true}};
+  for (std::size_t i = 0; i < std::size(steps); ++i) {
+    SCOPED_TRACE(i);
+    const Step& st = steps[i];
+    pipeline::Response res = makeResponse(200, kBody, st.event);
+    const pipeline::Request* r = st.with_request ? &req : nullptr;
+    ASSERT_TRUE(signResponse(r, res, *st.keys, at(st.now)));
+    const VerifyResult v = verifyResponse(r, res, lookupIn(*st.keys));
+    EXPECT_TRUE(v.ok()) << verifyStatusName(v.status) << " " << v.detail;
+    const std::string input(res["Signature-Input"]);
+    EXPECT_THAT(input, ::testing::HasSubstr("created=" + std::to_string(st.now) + ";"));
+    EXPECT_THAT(input, ::testing::HasSubstr(std::string("keyid=\"") +
+                                            std::string(st.keys->active().kid) + "\""));
+    EXPECT_EQ(input.find("qaqpa-event-id") != std::string::npos, st.event);
+    EXPECT_EQ(input.find(";req") != std::string::npos, st.with_request);
+  }
+}
+
 TEST(ResponseComponents, RequestValuesMatchTheRequestResolver) {
   const pipeline::Request req = makeRequest("/v1/services/a.b/c%20d?q=1");
   pipeline::Response res = makeResponse();

@@ -144,32 +144,58 @@ void BM_SignResponse(benchmark::State& state, const char* type) {
 BENCHMARK_CAPTURE(BM_SignResponse, Ed25519, "ED25519");
 BENCHMARK_CAPTURE(BM_SignResponse, P256, "EC");
 
-// signResponse without the signature: digest, header edits, component list, parameters, base,
-// base64 and the two signature headers (a fixed 64-byte value stands in for the signature).
+// signResponse without the signature, step by step as it runs in the steady state (the serialised
+// parameters reused within the second): digest, header edits, component list, base, base64 and
+// the two signature headers; a fixed 64-byte value stands in for the signature.
 void BM_SignResponseWithoutSignature(benchmark::State& state) {
   const GatewayKeySet& keys = *keySet("EC");
   const pipeline::Request req = typicalRequest();
   pipeline::Response res = typicalResponse();
   std::vector<Component> components;
+  responseComponents(&req, res, components);
+  SignatureParams params;
+  params.created = 1750000000;
+  params.keyid.assign(keys.active().kid);
+  params.alg = keys.activeAlgorithm();
+  const std::string serialized = serializeSignatureParams(components, params);
   const std::string fake_signature(64, '\x5a');
+  std::string header;
   AllocCounter allocs(state);
   for (auto _ : state) {
     res.erase("Signature");
     res.erase("Signature-Input");
     res.set("Content-Digest", contentDigestSha256(res.body()));
     responseComponents(&req, res, components);
-    SignatureParams params;
-    params.created = 1750000000;
-    params.keyid.assign(keys.active().kid);
-    params.alg = keys.activeAlgorithm();
-    const std::string serialized = serializeSignatureParams(components, params);
     const std::string base = signatureBase(components, serialized);
     benchmark::DoNotOptimize(base.data());
-    res.set("Signature-Input", "qaqpa=" + serialized);
-    res.set("Signature", "qaqpa=:" + sf::base64Encode(fake_signature) + ":");
+    header.assign("qaqpa=").append(serialized);
+    res.set("Signature-Input", header);
+    header.assign("qaqpa=:").append(sf::base64Encode(fake_signature)).append(":");
+    res.set("Signature", header);
   }
 }
 BENCHMARK(BM_SignResponseWithoutSignature);
+
+// What signResponse pays once per second per thread (or when the covered list changes): the
+// canonical Signature-Input inner list.
+void BM_SerializeSignatureParams(benchmark::State& state) {
+  const GatewayKeySet& keys = *keySet("EC");
+  const pipeline::Request req = typicalRequest();
+  pipeline::Response res = typicalResponse();
+  res.set("Content-Digest", contentDigestSha256(res.body()));
+  std::vector<Component> components;
+  responseComponents(&req, res, components);
+  SignatureParams params;
+  params.created = 1750000000;
+  params.keyid.assign(keys.active().kid);
+  params.alg = keys.activeAlgorithm();
+  AllocCounter allocs(state);
+  for (auto _ : state) {
+    std::string serialized = serializeSignatureParams(components, params);
+    benchmark::DoNotOptimize(serialized);
+  }
+}
+BENCHMARK(BM_SerializeSignatureParams);
 
 void BM_VerifyResponse(benchmark::State& state, const char* type) {
   const auto& keys = keySet(type);
