@@ -13,13 +13,15 @@
 #include "gateway/common/log.h"
 #include "gateway/config/config.h"
 #include "gateway/server/server.h"
+#include "tools/journal_cli/journal_cli.h"
 
 namespace {
 
 constexpr std::string_view kUsage =
     "usage: qaqpa --config FILE [--ports-file PATH]\n"
     "       qaqpa --validate-config FILE\n"
-    "       qaqpa --version\n";
+    "       qaqpa --version\n"
+    "       qaqpa journal <verify|repair|export> ... (qaqpa journal --help)\n";
 
 int printErrors(const qaqpa::config::LoadResult& r, const std::string& file) {
   std::cerr << file << ": " << r.errors.size() << " error(s)\n";
@@ -38,6 +40,9 @@ qaqpa::common::LogLevel parseLevel(std::string_view s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "journal") {
+    return qaqpa::journal_cli::runJournalCommand(argc - 1, argv + 1);
+  }
   std::string config_file, validate_file, ports_file;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -95,6 +100,9 @@ int main(int argc, char** argv) {
 
   // Broken client connections must surface as EPIPE errors, not kill the process.
   ::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (RLIMIT_FSIZE) must fail the journal's write with EFBIG — answered by
+  // failing closed — not kill the process.
+  ::signal(SIGXFSZ, SIG_IGN);
   qaqpa::server::Server server(r.snapshot);
   std::string error;
   if (!server.bind(error)) {
