@@ -60,7 +60,8 @@ class SigningProvider(http.server.ThreadingHTTPServer):
     daemon_threads = True
     BODY = b'{"iin":"%s","hasDebt":false}' % CITIZENS[0].encode()
     HEADERS = (
-        ("Signature-Input", 'prov=("@status" "content-digest");created=1;keyid="prov";alg="ed25519"'),
+        ("Signature-Input",
+         'prov=("@status" "content-digest");created=1;keyid="prov";alg="ed25519"'),
         ("Signature", "prov=:" + base64.b64encode(b"\x01" * 64).decode() + ":"),
         ("Content-Digest",
          "sha-256=:" + base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode() + ":"),
