@@ -607,10 +607,18 @@ class World {
     if (!demo_trust) {
       // Without demo trust the loader demands mTLS on external and international; the files must
       // exist but are read only when listeners bind, which this test never does.
-      for (const char* f : {"tls-cert.pem", "tls-key.pem", "client-ca.pem"}) {
+      for (const char* f : {"tls-cert.pem", "tls-key.pem", "client-ca.pem", "gateway-key.pem"}) {
         writeFile(dir / f, "not read by this test\n");
       }
       gw["demo_trust_client_header"] = false;
+      // Outside demo mode the gateway key is provisioned, never generated at start.
+      YAML::Node key;
+      key["kid"] = "cases-key-1";
+      key["private_key_file"] = "gateway-key.pem";
+      key["active"] = true;
+      YAML::Node keys(YAML::NodeType::Sequence);
+      keys.push_back(key);
+      gw["signing"]["keys"] = keys;
       for (const char* zone : {"external", "international"}) {
         YAML::Node tls;
         tls["cert_file"] = "tls-cert.pem";
