@@ -168,6 +168,7 @@ class JournalImpl final : public Journal {
   }
 
   void append(std::string event_bytes, AppendCallback done) override;
+  void appendMany(std::vector<AppendRequest> requests) override;
   bool healthy() const noexcept override { return healthy_.load(std::memory_order_acquire); }
   JournalHead head() const override {
     std::lock_guard lock(head_mu_);
@@ -612,6 +613,33 @@ void JournalImpl::append(std::string event_bytes, AppendCallback done) {
   writer_waiting_ = false;
   lock.unlock();
   if (wake) cv_.notify_one();
+}
+
+void JournalImpl::appendMany(std::vector<AppendRequest> requests) {
+  std::vector<AppendRequest> refused;  // completed outside the lock
+  AppendStatus refusal = AppendStatus::Unavailable;
+  std::unique_lock lock(mu_);
+  const std::size_t before = queue_.size();
+  if (stopping_ || queue_.size() + requests.size() > options_.max_queue_events) {
+    refusal = stopping_ ? AppendStatus::Stopped : AppendStatus::Overloaded;
+    refused = std::move(requests);
+  } else {
+    for (AppendRequest& r : requests) {
+      if (r.event_bytes.size() > kMaxEventBytes) {
+        refused.push_back(std::move(r));  // a programming error upstream; see append()
+        continue;
+      }
+      queue_.push_back(Pending{std::move(r.event_bytes), std::move(r.done)});
+    }
+  }
+  const bool wake = writer_waiting_ && queue_.size() > before;
+  if (wake) writer_waiting_ = false;
+  lock.unlock();
+  if (wake) cv_.notify_one();
+  if (refusal == AppendStatus::Overloaded && metrics_) {
+    metrics::inc(metrics_->overloaded, static_cast<double>(refused.size()));
+  }
+  for (AppendRequest& r : refused) r.done(AppendResult{refusal, 0});
 }
 
 void JournalImpl::stop() {

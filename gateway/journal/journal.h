@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/common/time_source.h"
 
@@ -124,6 +125,16 @@ class Journal {
   // chain fields. Never blocks; `done` runs once on the writer thread (or inline with Overloaded
   // / Stopped when the event could not even be queued).
   virtual void append(std::string event_bytes, AppendCallback done) = 0;
+
+  // append() for each request, in order, under one lock and with at most one wake-up of the
+  // writer: a worker hands over all events of one event-loop turn at once, so the writer is not
+  // woken (and does not write, sign and sync a batch) once per event. All-or-nothing against the
+  // queue bound: if they do not all fit, every one completes Overloaded (inline).
+  struct AppendRequest {
+    std::string event_bytes;
+    AppendCallback done;
+  };
+  virtual void appendMany(std::vector<AppendRequest> requests) = 0;
 
   // False after a failed write until a write succeeds again (readiness, fail-closed checks).
   virtual bool healthy() const noexcept = 0;

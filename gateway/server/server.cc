@@ -242,6 +242,7 @@ class Worker final : public transport::RequestHandler {
                              std::string event_bytes, std::string_view event_id);
   void sign(const pipeline::Request* req, pipeline::Response& res);
   std::shared_ptr<PendingAppend> submit(std::string event_bytes);
+  void flushOutbox();
   bool journalDown() const;
   asio::awaitable<pipeline::Response> handleZone(config::Zone zone, pipeline::Request&& request,
                                                  const pipeline::TlsPeer* peer,
@@ -276,6 +277,13 @@ class Worker final : public transport::RequestHandler {
   std::vector<std::unique_ptr<Bound>> listeners_;
   DateCache date_;
   common::UuidV7Generator ids_;
+  // Events of this event-loop turn waiting to be handed to the journal together (submit()).
+  struct Outgoing {
+    std::string bytes;
+    std::shared_ptr<PendingAppend> pending;
+  };
+  std::vector<Outgoing> outbox_;
+  bool outbox_posted_ = false;
   std::thread thread_;
 };
 
@@ -607,15 +615,51 @@ bool Worker::journalDown() const {
 
 std::shared_ptr<PendingAppend> Worker::submit(std::string event_bytes) {
   auto p = std::make_shared<PendingAppend>(ioc_.get_executor());
-  server_.journal->append(std::move(event_bytes),
-                          [p, ex = ioc_.get_executor()](const journal::AppendResult& r) {
-                            asio::post(ex, [p, r] {
-                              p->done = true;
-                              p->result = r;
-                              p->wake.cancel();
-                            });
-                          });
+  outbox_.push_back({std::move(event_bytes), p});
+  if (!outbox_posted_) {
+    // Handed over after every handler that is ready now has run: one hand-over (one lock, at
+    // most one wake-up of the writer) for all events of this event-loop turn.
+    outbox_posted_ = true;
+    asio::post(ioc_, [this] { flushOutbox(); });
+  }
   return p;
+}
+
+void Worker::flushOutbox() {
+  outbox_posted_ = false;
+  if (outbox_.empty()) return;
+  // One completion post per hand-over: the writer completes a group in order, and the last
+  // event's completion (any thread) posts every result back to this worker at once.
+  struct Group {
+    std::vector<std::shared_ptr<PendingAppend>> pending;
+    std::vector<journal::AppendResult> results;
+    std::atomic<std::size_t> left{0};
+  };
+  auto g = std::make_shared<Group>();
+  const std::size_t n = outbox_.size();
+  g->pending.reserve(n);
+  g->results.resize(n);
+  g->left.store(n, std::memory_order_relaxed);
+  std::vector<journal::Journal::AppendRequest> requests;
+  requests.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    g->pending.push_back(std::move(outbox_[i].pending));
+    requests.push_back({std::move(outbox_[i].bytes),
+                        [g, i, ex = ioc_.get_executor()](const journal::AppendResult& r) {
+                          g->results[i] = r;
+                          if (g->left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+                          asio::post(ex, [g] {
+                            for (std::size_t k = 0; k < g->pending.size(); ++k) {
+                              PendingAppend& p = *g->pending[k];
+                              p.done = true;
+                              p.result = g->results[k];
+                              p.wake.cancel();
+                            }
+                          });
+                        }});
+  }
+  outbox_.clear();
+  server_.journal->appendMany(std::move(requests));
 }
 
 void Worker::sign(const pipeline::Request* req, pipeline::Response& res) {

@@ -714,6 +714,49 @@ TEST_F(JournalTest, OverloadedWhenTheQueueIsFull) {
   EXPECT_EQ(metricValue(metrics_, "qaqpa_journal_overloaded_total"), 1);
 }
 
+TEST_F(JournalTest, AppendManyKeepsOrderAndIsAllOrNothingAgainstTheBound) {
+  auto ops = std::make_shared<FailingFileOps>();
+  auto o = options();
+  o.file_ops = ops;
+  o.max_queue_events = 4;
+  auto j = openOk(o);
+  Collector group;
+  std::vector<Journal::AppendRequest> three;
+  for (int i = 0; i < 3; ++i)
+    three.push_back({makeEvent("g" + std::to_string(i)), group.callback()});
+  j->appendMany(std::move(three));
+  const auto results = group.wait(3);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(results[i].ok());
+    EXPECT_EQ(results[i].seq, i + 1) << "in the order handed over";
+  }
+
+  ops->closeGate();
+  Collector first;
+  j->append(makeEvent("in-flight"), first.callback());
+  ops->waitUntilWriterBlocked();
+  Collector fits;
+  std::vector<Journal::AppendRequest> two;
+  for (int i = 0; i < 2; ++i) two.push_back({makeEvent("f" + std::to_string(i)), fits.callback()});
+  j->appendMany(std::move(two));
+  Collector refused;
+  std::vector<Journal::AppendRequest> three_more;  // 2 queued + 3 > 4: none is taken
+  for (int i = 0; i < 3; ++i) {
+    three_more.push_back({makeEvent("r" + std::to_string(i)), refused.callback()});
+  }
+  j->appendMany(std::move(three_more));
+  ASSERT_EQ(refused.size(), 3u);  // completed inline
+  for (const auto& r : refused.wait(3)) EXPECT_EQ(r.status, AppendStatus::Overloaded);
+  ops->openGate();
+  EXPECT_EQ(first.wait(1)[0].seq, 4u);
+  for (const auto& r : fits.wait(2)) EXPECT_TRUE(r.ok());
+  EXPECT_EQ(metricValue(metrics_, "qaqpa_journal_overloaded_total"), 3);
+  j->stop();
+  const auto v = verify();
+  ASSERT_TRUE(v.ok) << v.error;
+  EXPECT_EQ(v.event_ids, (std::vector<std::string>{"g0", "g1", "g2", "in-flight", "f0", "f1"}));
+}
+
 TEST_F(JournalTest, StopFlushesQueuedEventsAndRefusesLaterOnes) {
   auto o = options();
   o.fsync = FsyncPolicy::None;
