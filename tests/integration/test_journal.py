@@ -782,5 +782,61 @@ class RestartTest(JournalCase):
         guard["ok"] = True
 
 
+class OperatorExportTest(JournalCase):
+    def test_admin_export_is_journaled_first_and_the_config_drives_the_offline_tools(self):
+        dep = harness.build_deployment(
+            "journal-operator",
+            {"workers": 1, "demo_trust_client_header": True,
+             "listeners": {"international": None, "space": None}})
+        guard = deployment_guard(self, dep)
+        save_jwks(dep)
+        ids = []
+        for _ in range(2):
+            r = dep.call("person.byIin", TAX, PERSON, "TAX_ADMINISTRATION")
+            self.assertEqual(r.status, 200, r)
+            ids.append(self.assertEventId(r))
+
+        def admin_export(body):
+            return harness.request(dep.port("admin"), "POST", "/admin/journal/export",
+                                   {"Content-Type": "application/json"},
+                                   json.dumps(body).encode())
+
+        # Every field is required: no reason, no export (and nothing journaled).
+        for bad, field in (({"subject": PERSON, "operator": "aigerim"}, "reason"),
+                           ({"subject": "IIN:123", "reason": "court order", "operator": "a"},
+                            "subject"),
+                           ({"subject": PERSON, "reason": "court order"}, "operator")):
+            r = admin_export(bad)
+            self.assertEqual(r.status, 400, r)
+            self.assertIn(field, r.body.decode(), r)
+        r = admin_export({"subject": PERSON, "reason": "court order 7/2026", "operator": "aigerim"})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("application/x-ndjson"), r)
+        self.assertEqual(r.header("Qaqpa-Export-Complete"), "true", r)
+        access_id = self.assertEventId(r)
+        lines = [json.loads(line) for line in r.body.decode().splitlines() if line.strip()]
+        self.assertEqual([e["eventId"] for e in lines], ids + [access_id],
+                         "the subject's calls, then the export's own OPERATOR_ACCESS event")
+        self.assertEqual(lines[-1]["kind"], "OPERATOR_ACCESS")
+        self.assertEqual(lines[-1]["operatorReason"], "court order 7/2026")
+        self.assertEqual(lines[-1]["client"]["id"], "operator:aigerim")
+        self.assertEqual(dep.gateway.stop(), 0)
+
+        # Offline, the gateway file is all an operator needs: journal dir, public keys, and the
+        # active key that signs the export's own event.
+        p = run_cli("verify", "--config", dep.config_path)
+        self.assertEqual(p.returncode, 0, f"{p.stdout}\n{p.stderr}")
+        self.assertIn("3 event(s) seq 1..3", p.stdout)
+        self.assertIn("signatures verified", p.stdout)
+        p = run_cli("export", "--config", dep.config_path, "--subject", PERSON, "--reason",
+                    "citizen request 118", "--operator", "dana")
+        self.assertEqual(p.returncode, 0, f"{p.stdout}\n{p.stderr}")
+        events = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        self.assertEqual([e["seq"] for e in events], [1, 2, 3, 4])
+        self.assertEqual(events[-1]["client"]["id"], "operator:dana")
+        self.assertEqual(self.verify(dep)[0], 4)
+        guard["ok"] = True
+
+
 if __name__ == "__main__":
     unittest.main()

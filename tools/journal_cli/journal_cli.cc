@@ -12,6 +12,7 @@
 #include "gateway/audit/repair.h"
 #include "gateway/audit/verify.h"
 #include "gateway/common/ids.h"
+#include "gateway/config/config.h"
 #include "gateway/journal/format.h"
 #include "gateway/journal/journal.h"
 #include "gateway/signing/keys.h"
@@ -26,7 +27,8 @@ using audit::kExitOk;
 using audit::kExitUsage;
 
 constexpr std::string_view kUsage = R"(usage:
-  qaqpa journal verify <dir> (--jwks FILE | --key KID=PUBLIC.pem ... | --skip-signatures)
+  qaqpa journal verify <dir> (--jwks FILE | --key KID=PUBLIC.pem ... | --config FILE |
+                              --skip-signatures)
                        [--archive DIR] [--strict]
       Checks the journal offline: MANIFEST, segment set, every frame (length, CRC-32C), canonical
       encoding, gap-free seq, every hash of the chain, every checkpoint (range, head, signature).
@@ -35,7 +37,8 @@ constexpr std::string_view kUsage = R"(usage:
       ARCHIVED segments from DIR (otherwise the chain is trusted from the first local segment).
       --strict: events after the last checkpoint (not signed yet) fail instead of warning.
 
-  qaqpa journal repair <dir> [--jwks FILE | --key KID=PUBLIC.pem ... | --skip-signatures]
+  qaqpa journal repair <dir> [--jwks FILE | --key KID=PUBLIC.pem ... | --config FILE |
+                              --skip-signatures]
                        [--dry-run]
       For a journal the gateway refuses to open. Never deletes: moves everything from the last
       record covered by a valid checkpoint before the first damage to the end of the journal into
@@ -44,11 +47,16 @@ constexpr std::string_view kUsage = R"(usage:
       --dry-run prints the plan only.
 
   qaqpa journal export <dir> --subject IIN:<12 digits>|BIN:<12 digits> --reason "<legal reason>"
-                       --operator NAME --signing-key KID=PRIVATE.pem [--archive DIR] [--out FILE]
+                       --operator NAME (--signing-key KID=PRIVATE.pem | --config FILE)
+                       [--archive DIR] [--out FILE]
       Every event about the subject, in seq order, as JSON lines (stdout or --out). The export is
       journaled first (OPERATOR_ACCESS, with the reason, signed with the gateway key) — so it runs
       only while no gateway holds the journal; with a gateway running, use its admin API
       POST /admin/journal/export.
+
+  --config FILE (any subcommand): the gateway file (qaqpa.yaml). Its signing.keys give the public
+      keys (verify, repair) and the active private key (export); its journal.dir is the default
+      <dir> and its journal.archive_dir the default --archive.
 
 exit codes:
   0  ok (verify: the journal is intact; repair: repaired, nothing to do, or plan printed)
@@ -112,6 +120,49 @@ int usage(std::ostream& err, std::string_view why) {
   return kExitUsage;
 }
 
+// --config: the gateway file, loaded and validated the way the gateway does it.
+std::shared_ptr<const config::Snapshot> loadConfig(const Args& args, std::ostream& err,
+                                                   bool& failed) {
+  failed = false;
+  const auto file = args.get("--config");
+  if (!file) return nullptr;
+  config::LoadResult r = config::loadSnapshotBlocking(*file);
+  if (!r.snapshot) {
+    err << "qaqpa journal: " << *file << ": " << r.errors.size() << " error(s)\n";
+    for (const auto& e : r.errors) err << "  " << e.where << ": " << e.message << "\n";
+    failed = true;
+  }
+  return r.snapshot;
+}
+
+// The journal directory: the one positional argument, or the config's journal.dir.
+std::optional<fs::path> journalDir(const Args& args, const config::Snapshot* snap) {
+  if (args.positional.size() == 1) return fs::path(args.positional[0]);
+  if (args.positional.empty() && snap != nullptr && !snap->gateway.journal.dir.empty()) {
+    return fs::path(snap->gateway.journal.dir);
+  }
+  return std::nullopt;
+}
+
+// The public half of every key of the config's signing.keys.
+bool addConfigKeys(const config::Snapshot& snap, audit::KeySet& keys, std::ostream& err) {
+  for (const config::SigningKeyConfig& k : snap.gateway.signing.keys) {
+    std::string error;
+    std::optional<signing::PublicKey> pub;
+    if (!k.public_key_file.empty()) {
+      pub = signing::PublicKey::loadPemFileBlocking(k.public_key_file, &error);
+    } else if (auto priv = signing::PrivateKey::loadPemFileBlocking(k.private_key_file, &error)) {
+      pub = priv->publicKey();
+    }
+    if (!pub) {
+      err << "qaqpa journal: signing key " << k.kid << ": " << error << "\n";
+      return false;
+    }
+    keys.add(k.kid, std::move(*pub));
+  }
+  return true;
+}
+
 // --jwks / --key into `keys`. Returns false (after printing) on a bad key source.
 bool loadKeys(const Args& args, audit::KeySet& keys, std::ostream& err) {
   std::string error;
@@ -129,13 +180,18 @@ bool loadKeys(const Args& args, audit::KeySet& keys, std::ostream& err) {
 
 int verifyCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   Args args;
-  if (!parse(argv, 1, {"--jwks", "--key", "--archive"}, {"--strict", "--skip-signatures"}, args,
-             err)) {
+  if (!parse(argv, 1, {"--jwks", "--key", "--archive", "--config"},
+             {"--strict", "--skip-signatures"}, args, err)) {
     return usage(err, "bad arguments to verify");
   }
-  if (args.positional.size() != 1) return usage(err, "verify takes exactly one <dir>");
+  bool config_failed = false;
+  const auto snap = loadConfig(args, err, config_failed);
+  if (config_failed) return kExitUsage;
+  const auto dir_arg = journalDir(args, snap.get());
+  if (!dir_arg) return usage(err, "verify takes exactly one <dir> (or --config)");
   audit::KeySet keys;
   if (!loadKeys(args, keys, err)) return kExitUsage;
+  if (snap && !addConfigKeys(*snap, keys, err)) return kExitUsage;
   const bool skip = args.has("--skip-signatures");
   if (keys.size() == 0 && !skip) {
     return usage(err,
@@ -145,8 +201,9 @@ int verifyCommand(const std::vector<std::string>& argv, std::ostream& out, std::
   audit::VerifyOptions o;
   o.strict = args.has("--strict");
   o.check_signatures = !skip;
+  if (snap) o.archive_dir = snap->gateway.journal.archive_dir;
   if (auto a = args.get("--archive")) o.archive_dir = *a;
-  const fs::path dir = args.positional[0];
+  const fs::path dir = *dir_arg;
   const audit::VerifyReport r = audit::verifyJournalBlocking(dir, keys.resolver(), o);
   for (const auto& w : r.warnings) err << "warning: " << w << "\n";
   if (!r.ok) {
@@ -184,12 +241,18 @@ int verifyCommand(const std::vector<std::string>& argv, std::ostream& out, std::
 int repairCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
                   const common::TimeSource& time) {
   Args args;
-  if (!parse(argv, 1, {"--jwks", "--key"}, {"--dry-run", "--skip-signatures"}, args, err)) {
+  if (!parse(argv, 1, {"--jwks", "--key", "--config"}, {"--dry-run", "--skip-signatures"}, args,
+             err)) {
     return usage(err, "bad arguments to repair");
   }
-  if (args.positional.size() != 1) return usage(err, "repair takes exactly one <dir>");
+  bool config_failed = false;
+  const auto snap = loadConfig(args, err, config_failed);
+  if (config_failed) return kExitUsage;
+  const auto dir_arg = journalDir(args, snap.get());
+  if (!dir_arg) return usage(err, "repair takes exactly one <dir> (or --config)");
   audit::KeySet keys;
   if (!loadKeys(args, keys, err)) return kExitUsage;
+  if (snap && !addConfigKeys(*snap, keys, err)) return kExitUsage;
   const bool skip = args.has("--skip-signatures");
   if (keys.size() == 0 && !skip) {
     return usage(err,
@@ -199,8 +262,7 @@ int repairCommand(const std::vector<std::string>& argv, std::ostream& out, std::
   audit::RepairOptions o;
   o.dry_run = args.has("--dry-run");
   o.check_signatures = !skip;
-  const audit::RepairResult r =
-      audit::repairJournalBlocking(args.positional[0], keys.resolver(), o, time);
+  const audit::RepairResult r = audit::repairJournalBlocking(*dir_arg, keys.resolver(), o, time);
   out << audit::describeRepair(r);
   switch (r.outcome) {
     case audit::RepairOutcome::NothingToDo:
@@ -233,15 +295,26 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
                   const common::TimeSource& time) {
   Args args;
   if (!parse(argv, 1,
-             {"--subject", "--reason", "--operator", "--signing-key", "--archive", "--out"}, {},
-             args, err)) {
+             {"--subject", "--reason", "--operator", "--signing-key", "--archive", "--out",
+              "--config"},
+             {}, args, err)) {
     return usage(err, "bad arguments to export");
   }
-  if (args.positional.size() != 1) return usage(err, "export takes exactly one <dir>");
+  bool config_failed = false;
+  const auto snap = loadConfig(args, err, config_failed);
+  if (config_failed) return kExitUsage;
+  const auto dir_arg = journalDir(args, snap.get());
+  if (!dir_arg) return usage(err, "export takes exactly one <dir> (or --config)");
   const auto subject = args.get("--subject");
   const auto reason = args.get("--reason");
   const auto op = args.get("--operator");
-  const auto key_spec = args.get("--signing-key");
+  auto key_spec = args.get("--signing-key");
+  if (!key_spec && snap) {
+    // The config's active key (the one the gateway signs checkpoints with).
+    for (const config::SigningKeyConfig& k : snap->gateway.signing.keys) {
+      if (k.active) key_spec = k.kid + "=" + k.private_key_file;
+    }
+  }
   if (!subject) return usage(err, "export needs --subject IIN:<12 digits> or BIN:<12 digits>");
   if (!audit::isExportableSubject(*subject)) {
     return usage(err,
@@ -255,7 +328,7 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
   if (!op || op->empty()) {
     return usage(err, "export needs --operator <your name> (it is journaled with the export)");
   }
-  const fs::path dir = args.positional[0];
+  const fs::path dir = *dir_arg;
   {
     std::string error;
     const auto lock = audit::JournalLock::tryAcquireBlocking(dir, false, error);
@@ -275,7 +348,8 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
   }
   if (!key_spec) {
     return usage(err,
-                 "export needs --signing-key KID=PRIVATE.pem (the gateway's active key): the "
+                 "export needs --signing-key KID=PRIVATE.pem or --config FILE (the gateway's "
+                 "active key): the "
                  "export is journaled and its checkpoint must be signed");
   }
   const auto eq = key_spec->find('=');
@@ -350,6 +424,7 @@ int exportCommand(const std::vector<std::string>& argv, std::ostream& out, std::
     sink = &file;
   }
   audit::ExportOptions eo;
+  if (snap) eo.archive_dir = snap->gateway.journal.archive_dir;
   if (auto a = args.get("--archive")) eo.archive_dir = *a;
   const audit::ExportResult r = audit::exportSubjectBlocking(
       dir, *subject,
