@@ -408,6 +408,8 @@ check_load() {
 
 # ---------------------------------------------------------------- profile mode
 profile_q() {
+  # BENCH_PROFILE_LEVEL picks the level profiled (default L0).
+  local PL="${BENCH_PROFILE_LEVEL:-L0}"; local PQ="Q_$PL"
   command -v callgrind_annotate >/dev/null || die "callgrind_annotate missing (valgrind package)"
   [ -x "$QAQPA_BIN" ] || die "$QAQPA_BIN is missing; build it with ./qaqpa.sh build"
   start_upstream
@@ -416,13 +418,13 @@ profile_q() {
   # 1) Sampled CPU time at full speed under wrk, kernel included. Hardware counters are not
   #    exposed on this VM, but the cpu-clock software event is.
   if command -v perf >/dev/null && perf record -q -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
-    add_Q L0
-    [ -n "${CPORT[Q_L0]:-}" ] || die "Q_L0 did not start"
-    local qpid="${CPID[Q_L0]}" secs=10
-    say "profile: perf record -e cpu-clock on Q_L0 (pid $qpid) under wrk c=64 for ${secs}s"
-    run_wrk "$WORK/perf-warmup.json" Q_L0 64 2 || die "warm-up failed"
-    env BENCH_WRK_OUT="$WORK/perf-wrk.json" $(wrk_env Q_L0) \
-      timeout $(( secs + 30 )) $(wrk_cmd Q_L0 64 $(( secs + 2 ))) >"$WORK/perf-wrk.txt" 2>&1 &
+    add_Q "$PL"
+    [ -n "${CPORT[$PQ]:-}" ] || die "$PQ did not start"
+    local qpid="${CPID[$PQ]}" secs=10
+    say "profile: perf record -e cpu-clock on $PQ (pid $qpid) under wrk c=64 for ${secs}s"
+    run_wrk "$WORK/perf-warmup.json" $PQ 64 2 || die "warm-up failed"
+    env BENCH_WRK_OUT="$WORK/perf-wrk.json" $(wrk_env $PQ) \
+      timeout $(( secs + 30 )) $(wrk_cmd $PQ 64 $(( secs + 2 ))) >"$WORK/perf-wrk.txt" 2>&1 &
     CURRENT_WRK=$!
     sleep 1
     timeout $(( secs + 20 )) perf record -q -e cpu-clock -F 1999 -p "$qpid" -o "$WORK/perf.data" -- sleep "$secs" \
@@ -454,10 +456,10 @@ exec valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" --dump-
 EOF
   chmod +x "$QAQPA_BIN"
   STARTUP_TICKS=600
-  CPORT[Q_L0]=""
-  add_Q L0
-  [ -n "${CPORT[Q_L0]:-}" ] || die "Q_L0 did not start under callgrind"
-  local port="${CPORT[Q_L0]}" conns=16 qpid
+  CPORT[$PQ]=""
+  add_Q "$PL"
+  [ -n "${CPORT[$PQ]:-}" ] || die "$PQ did not start under callgrind"
+  local port="${CPORT[$PQ]}" conns=16 qpid
   say "profile: $PROFILE_REQUESTS requests, c=$conns, under callgrind"
   # wrk has no request-count limit: ab-style count via a Lua counter would cost; use a duration
   # long enough and stop on count with python3 instead.
@@ -487,7 +489,7 @@ ts = [threading.Thread(target=worker) for _ in range(conns)]
 print("profile load: %d requests, %d non-200" % (total, bad[0]), file=sys.stderr)
 sys.exit(1 if bad[0] else 0)
 PY
-  qpid="${CPID[Q_L0]}"
+  qpid="${CPID[$PQ]}"
   kill -TERM "$qpid" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.2; done
   [ -s "$dir/callgrind.out" ] || die "no callgrind output (see $dir)"
