@@ -1,20 +1,8 @@
 #include "gateway/audit/canonical.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <algorithm>
 
 namespace qaqpa::audit {
-
-std::string canonicalBytes(const google::protobuf::MessageLite& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
 
 std::string hexPrefix(std::string_view bytes, std::size_t max_bytes) {
   if (bytes.empty()) return "(empty)";

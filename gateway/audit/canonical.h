@@ -5,13 +5,12 @@
 #include <string>
 #include <string_view>
 
-#include <google/protobuf/message_lite.h>
+#include "gateway/journal/format.h"
 
 namespace qaqpa::audit {
 
-// The deterministic serialization of `message` as it is (unknown fields included — drop them
-// first with DiscardUnknownFields when the bytes must be canonical).
-std::string canonicalBytes(const google::protobuf::MessageLite& message);
+// Canonical bytes themselves: journal::canonicalBytes (gateway/journal/format.h).
+using journal::canonicalBytes;
 
 // Lowercase hex of the first `max_bytes` bytes of `bytes`, "…" appended when cut; "(empty)" for
 // none. For messages naming hashes.

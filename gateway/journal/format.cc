@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/evp.h>
 
 #include "gateway/common/crc32c.h"
@@ -71,6 +73,21 @@ bool writeAllAndSync(FileOps& ops, int fd, std::string_view bytes) {
 }
 
 }  // namespace
+
+void serializeCanonical(const google::protobuf::MessageLite& m, std::string& out) {
+  out.clear();
+  google::protobuf::io::StringOutputStream sos(&out);
+  google::protobuf::io::CodedOutputStream cos(&sos);
+  cos.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&cos);
+  cos.Trim();
+}
+
+std::string canonicalBytes(const google::protobuf::MessageLite& m) {
+  std::string out;
+  serializeCanonical(m, out);
+  return out;
+}
 
 std::string segmentFileName(std::uint64_t segment_index, std::uint64_t first_seq) {
   char buf[64];

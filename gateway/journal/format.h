@@ -25,6 +25,10 @@
 #include <string_view>
 #include <vector>
 
+namespace google::protobuf {
+class MessageLite;
+}
+
 namespace qaqpa::journal {
 
 class FileOps;
@@ -40,6 +44,12 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr int kFieldSeq = 29;
 inline constexpr int kFieldPrevHash = 30;
 inline constexpr int kFieldHash = 31;
+
+// Canonical bytes (journal.proto, top comment): protobuf's deterministic encoding of `m` as it
+// is (unknown fields included — drop them first when the bytes must be canonical). The one
+// encoder of every hashed or signed message: events, checkpoints, records, the manifest.
+void serializeCanonical(const google::protobuf::MessageLite& m, std::string& out);
+std::string canonicalBytes(const google::protobuf::MessageLite& m);
 
 // "seg-<index:08>-<first_seq:020>.qj"
 std::string segmentFileName(std::uint64_t segment_index, std::uint64_t first_seq);

@@ -14,8 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <openssl/evp.h>
 
 #include "gateway/common/crc32c.h"
@@ -75,16 +73,6 @@ void setTimestamp(google::protobuf::Timestamp* ts, system_clock::time_point t) {
 system_clock::time_point fromTimestamp(const google::protobuf::Timestamp& ts) {
   return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
       std::chrono::seconds(ts.seconds()) + std::chrono::nanoseconds(ts.nanos())));
-}
-
-// Protobuf's deterministic encoding (the canonical bytes of journal.proto).
-void serializeDeterministic(const google::protobuf::MessageLite& m, std::string& out) {
-  out.clear();
-  google::protobuf::io::StringOutputStream sos(&out);
-  google::protobuf::io::CodedOutputStream cos(&sos);
-  cos.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&cos);
-  cos.Trim();
 }
 
 std::string u64(std::uint64_t v) { return std::to_string(v); }
@@ -304,7 +292,7 @@ bool JournalImpl::createSegmentFileBlocking(std::uint64_t index, std::uint64_t f
   start->set_prev_hash(hash_);
   setTimestamp(start->mutable_created(), created);
   std::string payload;
-  serializeDeterministic(rec, payload);
+  serializeCanonical(rec, payload);
   std::string bytes(kSegmentMagic);
   appendFrame(bytes, payload);
   // Not in the manifest yet, so a leftover of an earlier failed attempt is ours to overwrite.
@@ -345,7 +333,7 @@ bool JournalImpl::createFirstSegmentBlocking(OpenResult& r) {
   seg->set_state(pb::Manifest::OPEN);
   setTimestamp(seg->mutable_created(), now);
   std::string payload;
-  serializeDeterministic(manifest_, payload);
+  serializeCanonical(manifest_, payload);
   if (!writeManifestBlocking(options_.dir, payload, error, &ops_)) return fail(r, error);
   seg_offset_ = size;
   last_sync_ = time_.monotonic();
@@ -727,14 +715,14 @@ bool JournalImpl::buildCheckpoint(std::uint64_t first_seq, std::uint64_t last_se
     checkpoint_.set_key_id(key_id_);
     checkpoint_.set_algorithm(algorithm_);
     checkpoint_.clear_signature();
-    serializeDeterministic(checkpoint_, scratch_);
+    serializeCanonical(checkpoint_, scratch_);
     auto sig = signer_ ? signer_(scratch_) : std::nullopt;
     if (!sig || sig->signature.empty()) return false;
     if (sig->key_id == key_id_ && sig->algorithm == algorithm_ && !key_id_.empty()) {
       checkpoint_.set_signature(std::move(sig->signature));
       record_.Clear();
       *record_.mutable_checkpoint() = checkpoint_;
-      serializeDeterministic(record_, scratch_);
+      serializeCanonical(record_, scratch_);
       checkpoint_frame_.clear();
       appendFrame(checkpoint_frame_, scratch_);
       return true;
@@ -986,7 +974,7 @@ bool JournalImpl::rotateBlocking(std::string_view reason) {
   seg->set_state(pb::Manifest::OPEN);
   setTimestamp(seg->mutable_created(), now);
   std::string payload;
-  serializeDeterministic(next, payload);
+  serializeCanonical(next, payload);
   if (!writeManifestBlocking(options_.dir, payload, error, &ops_)) {
     const int err = errno;
     const fs::path path = options_.dir / seg->file_name();
@@ -1098,7 +1086,7 @@ bool JournalImpl::archiveSegmentBlocking(int index) {
   s->set_state(pb::Manifest::ARCHIVED);
   s->set_archive_path(dst.string());
   std::string payload;
-  serializeDeterministic(next, payload);
+  serializeCanonical(next, payload);
   if (!writeManifestBlocking(options_.dir, payload, error, &ops_)) return failed(error);
   manifest_ = std::move(next);
   if (ops_.unlink(src.c_str()) != 0 || !fsyncDirBlocking(options_.dir, error, &ops_)) {

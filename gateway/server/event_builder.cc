@@ -1,9 +1,7 @@
 #include "gateway/server/event_builder.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "gateway/common/i18n.h"
+#include "gateway/journal/format.h"
 #include "qaqpa/journal/v1/journal.pb.h"
 
 namespace qaqpa::server {
@@ -52,20 +50,6 @@ std::string_view countryOf(std::string_view system_id) {
   const auto slash = system_id.find('/');
   if (slash != 2) return {};
   return system_id.substr(0, 2);
-}
-
-// Deterministic encoding (journal.proto: canonical bytes). Without maps the default serializer
-// is already deterministic; the explicit flag keeps it so if the schema ever gains one.
-std::string canonical(const google::protobuf::MessageLite& m) {
-  std::string out;
-  out.reserve(m.ByteSizeLong());
-  {
-    google::protobuf::io::StringOutputStream zero_copy(&out);
-    google::protobuf::io::CodedOutputStream coded(&zero_copy);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeWithCachedSizes(&coded);
-  }
-  return out;
 }
 
 }  // namespace
@@ -124,7 +108,7 @@ std::string buildCallEvent(const pipeline::Exchange& ex, const CallFacts& facts)
                                                      : std::string_view(ex.envelope.client);
     e.set_country(std::string(countryOf(id)));
   }
-  return canonical(e);
+  return journal::canonicalBytes(e);
 }
 
 std::string buildRefusedCallEvent(const RefusedCall& call) {
@@ -142,7 +126,7 @@ std::string buildRefusedCallEvent(const RefusedCall& call) {
   e.set_latency_us(static_cast<std::uint64_t>(std::max<std::int64_t>(0, call.latency.count())));
   e.set_request_digest(std::string(call.request_digest));
   e.set_response_digest(std::string(call.response_digest));
-  return canonical(e);
+  return journal::canonicalBytes(e);
 }
 
 std::string buildConsentEvent(const ConsentChange& change) {
@@ -169,7 +153,7 @@ std::string buildConsentEvent(const ConsentChange& change) {
   }
   e.set_detail(services);
   e.set_status("OK");
-  return canonical(e);
+  return journal::canonicalBytes(e);
 }
 
 std::string buildOperatorEvent(const OperatorAction& action) {
@@ -184,7 +168,7 @@ std::string buildOperatorEvent(const OperatorAction& action) {
   e.set_operator_reason(std::string(action.reason));
   e.set_detail(std::string(action.detail));
   e.set_status(std::string(common::codeName(action.status)));
-  return canonical(e);
+  return journal::canonicalBytes(e);
 }
 
 }  // namespace qaqpa::server

@@ -20,9 +20,8 @@
 #include <string>
 #include <vector>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include "gateway/journal/format.h"
 #include "gateway/journal/journal.h"
 #include "qaqpa/journal/v1/journal.pb.h"
 
@@ -61,14 +60,7 @@ std::string makeEvent(int i) {
   ev.set_response_digest("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
   ev.add_data_categories("identity");
   ev.add_data_categories("address");
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    ev.SerializeToCodedStream(&cos);
-  }
-  return out;
+  return qaqpa::journal::canonicalBytes(ev);
 }
 
 struct KeySigner {
