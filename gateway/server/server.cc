@@ -888,10 +888,40 @@ asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Reque
     auto subject = subjectFrom(queryParam(query, "subject"));
     if (!subject)
       co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "subject");
+    // An operator reading a citizen's consents is access to personal data (Art. 20 p.4): it is
+    // journaled as OPERATOR_ACCESS before the answer, with the operator and reason given.
+    std::string op = queryParam(query, "operator");
+    if (op.empty() || op.size() > 100) {
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "operator");
+    }
+    std::string why = queryParam(query, "reason");
+    if (why.size() > 500) {
+      co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "reason");
+    }
+    std::string event_id;
+    if (server_.journal != nullptr) {
+      event_id = common::toString(ids_.nextNow());
+      const std::string subject_text = subject->toString();
+      OperatorAction a;
+      a.policy_change = false;
+      a.event_id = event_id;
+      a.node_id = server_.node_id;
+      a.time = now;
+      a.operator_name = op;
+      a.reason = why;
+      a.subject = subject_text;
+      a.detail = "consents list subject=" + subject_text;
+      if (!co_await journalAdminEvent(buildOperatorEvent(a))) {
+        co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {},
+                          503);
+      }
+    }
     boost::json::array list;
     for (const auto& c : store->listBySubject(*subject)) list.push_back(consentJson(c, now));
-    co_return jsonResponse(req.version(), bhttp::status::ok,
-                           boost::json::object{{"consents", std::move(list)}});
+    auto res = jsonResponse(req.version(), bhttp::status::ok,
+                            boost::json::object{{"consents", std::move(list)}});
+    if (!event_id.empty()) res.set(kEventIdHeader, event_id);
+    co_return res;
   }
   if (path == "/admin/consents" && req.method() == bhttp::verb::post) {
     boost::system::error_code ec;

@@ -86,8 +86,16 @@ class ConsentTest(harness.GatewayTestCase):
 
     def test_admin_lists_and_validates(self):
         c = self.grant(subject=OTHER)
-        listed = self.admin("GET", f"/admin/consents?subject={OTHER.replace(':', '%3A')}")
+        subject = OTHER.replace(':', '%3A')
+        # Reading a citizen's consents names the operator (it is journaled as OPERATOR_ACCESS).
+        anonymous = self.admin("GET", f"/admin/consents?subject={subject}")
+        self.assertProblem(anonymous, 400, "VALIDATION_FAILED")
+        self.assertEqual(anonymous.json()["reason"], "INVALID_BODY")
+        listed = self.admin("GET", f"/admin/consents?subject={subject}&operator=aigerim"
+                                   "&reason=citizen%20call%20118")
         self.assertEqual(listed.status, 200, listed)
+        self.assertRegex(listed.header("Qaqpa-Event-Id") or "", r"^[0-9a-f-]{36}$",
+                         "the OPERATOR_ACCESS event of this read")
         self.assertIn(c["id"], [x["id"] for x in listed.json()["consents"]])
         bad = self.admin("POST", "/admin/consents", {"subject": "IIN:900101300018"})
         self.assertProblem(bad, 400, "VALIDATION_FAILED")
