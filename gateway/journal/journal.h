@@ -7,7 +7,7 @@
 //     the journal's writer thread after the batch holding the event is written (and fsync'd when
 //     the policy says so); the caller posts it to its own executor. Every append gets exactly one
 //     completion, also at shutdown.
-//   - healthy/head/stats: any thread (atomics / a short lock).
+//   - healthy/head: any thread (an atomic / a short lock).
 //   - stop: once, from the owning thread; flushes what is queued, completes everything, joins.
 //
 // Writer thread: takes everything queued (up to max_batch_events), assigns seq and prev_hash,
