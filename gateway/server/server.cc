@@ -781,7 +781,9 @@ asio::awaitable<pipeline::Response> Worker::handleJournalExport(const pipeline::
   a.operator_name = op;
   a.reason = reason;
   a.subject = subject;
-  a.detail = "journal export subject=" + subject;
+  // OperatorAction holds views: the detail text must outlive the build call.
+  const std::string detail = "journal export subject=" + subject;
+  a.detail = detail;
   if (!co_await journalAdminEvent(buildOperatorEvent(a))) {
     co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {}, 503);
   }
@@ -910,7 +912,8 @@ asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Reque
       a.operator_name = op;
       a.reason = why;
       a.subject = subject_text;
-      a.detail = "consents list subject=" + subject_text;
+      const std::string detail = "consents list subject=" + subject_text;
+      a.detail = detail;
       if (!co_await journalAdminEvent(buildOperatorEvent(a))) {
         co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {},
                           503);
