@@ -238,9 +238,13 @@ class Worker final : public transport::RequestHandler {
   // response meanwhile, and releases it only once the event is durable. If the journal cannot
   // make it durable, replaces the response with a signed 503 JOURNAL_UNAVAILABLE (fail closed)
   // and returns false.
+  // `body_digest`: the response body's Content-Digest value when the caller has it (empty: the
+  // signer computes it).
   asio::awaitable<bool> seal(const pipeline::Request* req, pipeline::Response& res,
-                             std::string event_bytes, std::string_view event_id);
-  void sign(const pipeline::Request* req, pipeline::Response& res);
+                             std::string event_bytes, std::string_view event_id,
+                             std::string_view body_digest);
+  void sign(const pipeline::Request* req, pipeline::Response& res,
+            std::string_view body_digest = {});
   std::shared_ptr<PendingAppend> submit(std::string event_bytes);
   void flushOutbox();
   bool journalDown() const;
@@ -555,15 +559,16 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
     co_await chain_.run(ex);
     code = ex.status;
     std::string event;
+    std::string response_digest;  // hashed once: for the event and the signature
     if (journaling) {
       const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - started);
       const std::string request_digest = signing::contentDigestSha256(ex.request.body());
-      const std::string response_digest = signing::contentDigestSha256(ex.response.body());
+      response_digest = signing::contentDigestSha256(ex.response.body());
       event = buildCallEvent(
           ex, CallFacts{event_id, server_.node_id, request_digest, response_digest, latency});
     }
-    if (!co_await seal(&ex.request, ex.response, std::move(event), event_id)) {
+    if (!co_await seal(&ex.request, ex.response, std::move(event), event_id, response_digest)) {
       code = common::StatusCode::ProviderUnavailable;
     }
     co_return std::move(ex.response);
@@ -581,9 +586,10 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
     res = problem(request, code, reason);
   }
   std::string event;
+  std::string response_digest;
   if (journaling) {
     const std::string request_digest = signing::contentDigestSha256(request.body());
-    const std::string response_digest = signing::contentDigestSha256(res.body());
+    response_digest = signing::contentDigestSha256(res.body());
     RefusedCall call;
     call.event_id = event_id;
     call.node_id = server_.node_id;
@@ -603,7 +609,7 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
         std::chrono::steady_clock::now() - started);
     event = buildRefusedCallEvent(call);
   }
-  if (!co_await seal(&request, res, std::move(event), event_id)) {
+  if (!co_await seal(&request, res, std::move(event), event_id, response_digest)) {
     code = common::StatusCode::ProviderUnavailable;
   }
   co_return res;
@@ -662,23 +668,26 @@ void Worker::flushOutbox() {
   server_.journal->appendMany(std::move(requests));
 }
 
-void Worker::sign(const pipeline::Request* req, pipeline::Response& res) {
+void Worker::sign(const pipeline::Request* req, pipeline::Response& res,
+                  std::string_view body_digest) {
   if (!server_.sign_responses) return;
-  if (!signing::signResponse(req, res, *server_.keys, std::chrono::system_clock::now())) {
+  if (!signing::signResponse(req, res, *server_.keys, std::chrono::system_clock::now(),
+                             body_digest)) {
     metrics::inc(server_.metrics.signFailures());
     common::log(common::LogLevel::Error, "could not sign a response; sent unsigned");
   }
 }
 
 asio::awaitable<bool> Worker::seal(const pipeline::Request* req, pipeline::Response& res,
-                                   std::string event_bytes, std::string_view event_id) {
+                                   std::string event_bytes, std::string_view event_id,
+                                   std::string_view body_digest) {
   std::shared_ptr<PendingAppend> pending;
   if (server_.journal != nullptr && !event_bytes.empty()) {
     res.set(kEventIdHeader, event_id);
     pending = submit(std::move(event_bytes));
   }
   // Signing overlaps the journal's write and fsync on the writer thread.
-  sign(req, res);
+  sign(req, res, body_digest);
   if (!pending) co_return true;
   co_await awaitAppend(pending);
   if (pending->result.ok()) co_return true;

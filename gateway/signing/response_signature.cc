@@ -160,10 +160,20 @@ void responseComponents(const pipeline::Request* req, const pipeline::Response& 
 
 bool signResponse(const pipeline::Request* req, pipeline::Response& res, const GatewayKeySet& keys,
                   std::chrono::system_clock::time_point now) noexcept {
+  return signResponse(req, res, keys, now, {});
+}
+
+bool signResponse(const pipeline::Request* req, pipeline::Response& res, const GatewayKeySet& keys,
+                  std::chrono::system_clock::time_point now,
+                  std::string_view body_digest) noexcept {
   try {
     res.erase(kSignature);
     res.erase(kSignatureInput);
-    res.set(kContentDigest, contentDigestSha256(res.body()));
+    if (body_digest.empty()) {
+      res.set(kContentDigest, contentDigestSha256(res.body()));
+    } else {
+      res.set(kContentDigest, body_digest);
+    }
 
     Scratch& s = scratch();
     responseComponents(req, res, s.components);

@@ -60,6 +60,11 @@ void responseComponents(const pipeline::Request* req, const pipeline::Response& 
 // but no Signature / Signature-Input, and the caller decides (count it; fail closed or send).
 bool signResponse(const pipeline::Request* req, pipeline::Response& res, const GatewayKeySet& keys,
                   std::chrono::system_clock::time_point now) noexcept;
+// The same, with the body's Content-Digest value already computed by the caller
+// (contentDigestSha256(res.body()) — the server needs it for the digital event too): hashing a
+// large body twice is the expensive part. An empty `body_digest` computes it here.
+bool signResponse(const pipeline::Request* req, pipeline::Response& res, const GatewayKeySet& keys,
+                  std::chrono::system_clock::time_point now, std::string_view body_digest) noexcept;
 
 // Verifies the gateway's signature on a response the way a client would: the `qaqpa` label must
 // exist; its covered components must be exactly responseComponents(req, res) (names, ;req and

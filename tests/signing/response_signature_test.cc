@@ -166,6 +166,20 @@ TEST_P(ResponseSigningTest, EmptyBodyAndHeadHaveTheEmptyDigest) {
   }
 }
 
+TEST_P(ResponseSigningTest, PrecomputedDigestIsUsedAsGiven) {
+  const pipeline::Request req = makeRequest();
+  pipeline::Response res = makeResponse();
+  ASSERT_TRUE(signResponse(&req, res, *keys_, at(kNow), kBodyDigest));
+  EXPECT_EQ(res["Content-Digest"], kBodyDigest);
+  EXPECT_TRUE(verify(&req, res).ok());
+
+  // A caller that passes the wrong digest gets a response every verifier refuses.
+  pipeline::Response wrong = makeResponse();
+  ASSERT_TRUE(signResponse(&req, wrong, *keys_, at(kNow), kEmptyDigest));
+  EXPECT_EQ(wrong["Content-Digest"], kEmptyDigest);
+  EXPECT_EQ(verify(&req, wrong).status, VerifyStatus::DigestMismatch);
+}
+
 TEST_P(ResponseSigningTest, AbsentResponseHeaderIsNotCovered) {
   const pipeline::Request req = makeRequest();
   pipeline::Response res = makeResponse(403, "{}", /*with_event=*/false);
