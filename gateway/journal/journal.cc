@@ -166,6 +166,10 @@ class JournalImpl final : public Journal {
     std::lock_guard lock(mu_);
     observer_ = std::move(observer);
   }
+  void setLocatedCommitObserver(LocatedCommitObserver observer) override {
+    std::lock_guard lock(mu_);
+    located_observer_ = std::move(observer);
+  }
   void stop() override;
 
  private:
@@ -227,6 +231,7 @@ class JournalImpl final : public Journal {
   bool stopping_ = false;
   bool writer_waiting_ = false;
   CommitObserver observer_;
+  LocatedCommitObserver located_observer_;
   std::thread thread_;
   std::atomic<bool> healthy_{true};
   mutable std::mutex head_mu_;
@@ -246,10 +251,15 @@ class JournalImpl final : public Journal {
   pb::Manifest manifest_;
   std::string key_id_;  // of the last signature: the next checkpoint names it before signing
   std::string algorithm_;
-  std::string buf_;                                            // the batch being written, reused
-  std::string chain_;                                          // one event's chain fields, reused
-  std::vector<std::pair<std::size_t, std::size_t>> event_at_;  // each event in buf_: at, size
-  std::string scratch_;                                        // checkpoint bytes, reused
+  std::string buf_;    // the batch being written, reused
+  std::string chain_;  // one event's chain fields, reused
+  struct EventAt {
+    std::size_t frame;  // the frame header's offset in buf_
+    std::size_t at;     // the event bytes' offset in buf_
+    std::size_t size;   // the event bytes' size (the frame ends at at + size)
+  };
+  std::vector<EventAt> event_at_;  // each event of the batch in buf_
+  std::string scratch_;            // checkpoint bytes, reused
   std::string checkpoint_frame_;
   pb::Checkpoint checkpoint_;
   pb::JournalRecord record_;
@@ -853,7 +863,7 @@ void JournalImpl::writeBatch(std::vector<Pending>& items, std::size_t begin, std
     const std::size_t at = buf_.size();
     buf_.append(ev);
     buf_.append(chain_);
-    event_at_.emplace_back(at, buf_.size() - at);
+    event_at_.push_back(EventAt{header, at, buf_.size() - at});
     const std::string_view p(buf_.data() + payload, buf_.size() - payload);
     putU32At(buf_, header, static_cast<std::uint32_t>(p.size()));
     putU32At(buf_, header + 4, common::crc32c(p));
@@ -922,8 +932,22 @@ void JournalImpl::writeBatch(std::vector<Pending>& items, std::size_t begin, std
   // before this read.
   if (observer_) {
     for (std::size_t i = begin; i < end; ++i) {
-      const auto [at, size] = event_at_[i - begin];
-      observer_(first + (i - begin), std::string_view(buf_.data() + at, size));
+      const EventAt& e = event_at_[i - begin];
+      observer_(first + (i - begin), std::string_view(buf_.data() + e.at, e.size));
+    }
+  }
+  if (located_observer_) {
+    // Rotation happened before the write: the whole batch is in the current segment.
+    CommittedEvent c;
+    c.segment_index = current().segment_index();
+    c.segment_first_seq = current().first_seq();
+    for (std::size_t i = begin; i < end; ++i) {
+      const EventAt& e = event_at_[i - begin];
+      c.seq = first + (i - begin);
+      c.event_bytes = std::string_view(buf_.data() + e.at, e.size);
+      c.frame_offset = start + e.frame;
+      c.frame_size = static_cast<std::uint32_t>(e.at + e.size - e.frame);
+      located_observer_(c);
     }
   }
 }

@@ -94,6 +94,22 @@ using AppendCallback = std::function<void(const AppendResult&)>;
 // order (canonical event bytes including seq/prev_hash/hash): the digital-space index's feed.
 using CommitObserver = std::function<void(std::uint64_t seq, std::string_view event_bytes)>;
 
+// One committed event and where its frame lies on disk, so a reader (the digital-space index)
+// can keep a pointer into the journal instead of a copy of the event. The file is
+// segmentFileName(segment_index, segment_first_seq) in JournalOptions::dir (or, once archived,
+// in archive_dir under the same name). The frame (header + JournalRecord{event}) is
+// frame_size bytes at frame_offset; the batch's checkpoint follows the batch's last event in the
+// same file. `event_bytes` is a view into the writer's buffer, valid during the call only.
+struct CommittedEvent {
+  std::uint64_t seq = 0;
+  std::string_view event_bytes;
+  std::uint64_t segment_index = 0;
+  std::uint64_t segment_first_seq = 0;
+  std::uint64_t frame_offset = 0;
+  std::uint32_t frame_size = 0;
+};
+using LocatedCommitObserver = std::function<void(const CommittedEvent& event)>;
+
 struct JournalHead {
   std::uint64_t seq = 0;  // last durable event's seq (0 = empty journal)
   std::string hash;       // its hash (32 bytes; 32 zeros when empty)
@@ -140,6 +156,9 @@ class Journal {
   virtual bool healthy() const noexcept = 0;
   virtual JournalHead head() const = 0;
   virtual void setCommitObserver(CommitObserver observer) = 0;  // before the first append
+  // The same feed with each event's location; called after the CommitObserver (when both are
+  // set) for every event, in seq order. Before the first append.
+  virtual void setLocatedCommitObserver(LocatedCommitObserver observer) = 0;
   virtual void stop() = 0;
 };
 
