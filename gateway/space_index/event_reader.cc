@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <system_error>
 
 #include "gateway/journal/format.h"
 
@@ -175,7 +176,7 @@ ReadResult readEventsBlocking(const JournalFiles& files, std::string_view subjec
       Fd fd = openSegment(files, e.where.segment_index, e.where.segment_first_seq, path);
       if (fd.get() < 0) {
         r.status = ReadStatus::Missing;
-        r.error = path.string() + ": " + std::strerror(errno);
+        r.error = path.string() + ": " + std::error_code(errno, std::generic_category()).message();
         r.events.clear();
         return r;
       }
@@ -200,7 +201,7 @@ ProofResult proofBlocking(const JournalFiles& files, std::string_view subject,
   const Fd fd = openSegment(files, entry.where.segment_index, entry.where.segment_first_seq, path);
   if (fd.get() < 0) {
     r.status = ReadStatus::Missing;
-    r.error = path.string() + ": " + std::strerror(errno);
+    r.error = path.string() + ": " + std::error_code(errno, std::generic_category()).message();
     return r;
   }
   std::string buf;

@@ -59,7 +59,6 @@ std::uint32_t MemoryEventIndex::internSegmentLocked(std::uint64_t index, std::ui
 
 bool MemoryEventIndex::makeEntryLocked(const EventRef& ref, Entry& e) {
   if (ref.where.size > kSizeMask) return false;  // not a journal frame (<= 1 MiB + header)
-  e.key = eventKey(ref.event_id);
   e.seq = ref.seq;
   e.time_us = ref.time_us;
   e.offset = ref.where.offset;
@@ -88,6 +87,7 @@ void MemoryEventIndex::append(std::string_view subject, const EventRef& ref) {
   const auto packed = packSubject(subject);
   if (!packed) return;
   Entry e;
+  e.key = eventKey(ref.event_id);  // outside the lock (a hash for non-UUID ids)
   {
     std::lock_guard lock(names_mu_);
     if (ref.seq <= last_seq_) {
@@ -131,6 +131,8 @@ PageResult MemoryEventIndex::page(std::string_view subject, const Query& query) 
     bound = *decoded;
   }
   r.status = IndexStatus::Ok;
+  // Kinds are stored in 8 bits, 255 meaning "255 or above" (none exist): no such kind, no match.
+  if (query.kind && (*query.kind < 0 || *query.kind >= 255)) return r;
   std::optional<std::uint32_t> service;
   std::optional<std::uint32_t> client;
   {
@@ -286,6 +288,7 @@ RebuildResult MemoryEventIndex::rebuildBlocking(const JournalFiles& files,
         ref.where.offset = f.offset;
         ref.where.size = static_cast<std::uint32_t>(journal::kFrameHeaderBytes + f.payload.size());
         Entry e;
+        e.key = eventKey(ref.event_id);
         {
           std::lock_guard lock(names_mu_);
           if (!makeEntryLocked(ref, e)) continue;

@@ -103,6 +103,8 @@ class MemoryEventIndex final : public EventIndex {
   // Under names_mu_.
   std::uint32_t internLocked(std::string_view name);
   std::uint32_t internSegmentLocked(std::uint64_t index, std::uint64_t first_seq);
+  // Fills every field of `e` but the key (computed outside the lock). False for a frame size
+  // that cannot be a journal frame.
   bool makeEntryLocked(const EventRef& ref, Entry& e);
   IndexEntry toIndexEntryLocked(const Entry& e) const;
   RebuildResult fail(RebuildResult r, std::string error);

@@ -142,6 +142,12 @@ TEST_F(MemoryEventIndexTest, EveryFilterAndTheirCombination) {
   Query none = q;
   none.kind = test::pb::INTERNATIONAL_TRANSFER;
   EXPECT_TRUE(run(none, true).empty());
+  for (const int out_of_range : {-1, 255, 256 + test::pb::DATA_ACCESS}) {
+    Query odd = q;
+    odd.kind = out_of_range;
+    EXPECT_EQ(index_.page(kA, odd).status, IndexStatus::Ok);
+    EXPECT_TRUE(run(odd, true).empty()) << out_of_range;
+  }
   // B's service filter never reaches A's events: the bank client filter on A only gives A's.
   EXPECT_EQ(run(client, true), expected(true, [](auto s) { return s % 5 == 2; }));
   // An empty or inverted window is refused.
@@ -226,7 +232,7 @@ TEST_F(MemoryEventIndexTest, CursorsAreBoundToTheirSubject) {
   const std::string foreign = other.page(kA, o).page.next_cursor;
   ASSERT_FALSE(foreign.empty());
   for (const std::string& bad : {foreign, std::string("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-                                std::string("x"), std::string(34, '-'), std::string(200, 'A')}) {
+                                 std::string("x"), std::string(34, '-'), std::string(200, 'A')}) {
     Query t = q;
     t.cursor = bad;
     EXPECT_EQ(index_.page(kA, t).status, IndexStatus::BadCursor) << bad;
