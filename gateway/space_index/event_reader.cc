@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "gateway/journal/format.h"
+#include "gateway/space_index/event_fields.h"
 
 namespace qaqpa::space_index {
 namespace {
@@ -218,6 +219,27 @@ ProofResult proofBlocking(const JournalFiles& files, std::string_view subject,
       std::uint64_t offset = 0;
       const journal::Frame f = in.next(offset);
       if (f.status != FrameStatus::Ok) return {};
+      // Events (all but one per batch) are skimmed for their seq: a full parse only for seq + 1.
+      std::string_view event_bytes;
+      if (!at_segment_start && recordEventBytes(f.payload, event_bytes)) {
+        EventFields fields;
+        if (!extractEventFields(event_bytes, fields)) {
+          return std::to_string(offset) + ": event does not parse";
+        }
+        if (fields.seq != expected) return std::to_string(offset) + ": seq out of order";
+        if (expected == seq + 1) {
+          v1::DigitalEvent next;
+          if (!next.ParseFromArray(event_bytes.data(), static_cast<int>(event_bytes.size()))) {
+            return std::to_string(offset) + ": event does not parse";
+          }
+          if (next.prev_hash() != p.event.hash()) {
+            return std::to_string(offset) + ": the next event's prev_hash is not this hash";
+          }
+          p.next_hash = next.hash();
+        }
+        ++expected;
+        continue;
+      }
       v1::JournalRecord rec;
       if (!rec.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()))) {
         return std::to_string(offset) + ": record does not parse";
@@ -230,16 +252,7 @@ ProofResult proofBlocking(const JournalFiles& files, std::string_view subject,
         }
         continue;
       }
-      if (rec.has_event()) {
-        if (rec.event().seq() != expected) return std::to_string(offset) + ": seq out of order";
-        if (expected == seq + 1) {
-          if (rec.event().prev_hash() != p.event.hash()) {
-            return std::to_string(offset) + ": the next event's prev_hash is not this hash";
-          }
-          p.next_hash = rec.event().hash();
-        }
-        ++expected;
-      } else if (rec.has_checkpoint() && !p.checkpoint) {
+      if (rec.has_checkpoint() && !p.checkpoint) {
         const v1::Checkpoint& c = rec.checkpoint();
         if (c.first_seq() > seq || c.last_seq() < seq) {
           return std::to_string(offset) + ": the checkpoint after the event does not cover it";
