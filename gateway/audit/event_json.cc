@@ -1,5 +1,6 @@
 #include "gateway/audit/event_json.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <string_view>
@@ -66,11 +67,15 @@ void putTime(json::object& o, std::string_view key, bool has,
 }  // namespace
 
 std::string formatTime(std::int64_t seconds, std::int32_t nanos) {
+  // A tampered journal can hold any Timestamp: clamp to its valid range (years 0001..9999), so
+  // gmtime_r cannot fail (it leaves `tm` half-written) and tm_year + 1900 cannot overflow.
+  constexpr std::int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+  constexpr std::int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
   std::tm tm{};
-  const std::time_t s = static_cast<std::time_t>(seconds);
+  const std::time_t s = static_cast<std::time_t>(std::clamp(seconds, kMinSeconds, kMaxSeconds));
   gmtime_r(&s, &tm);
   char buf[64];
-  const int micros = nanos < 0 ? 0 : nanos / 1000;
+  const int micros = std::clamp(nanos, 0, 999999999) / 1000;
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
   return buf;

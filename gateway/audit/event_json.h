@@ -10,7 +10,8 @@
 //   requestDigest, responseDigest, dataCategories [..], country, reason, operatorReason, detail,
 //   prevHash, hash
 // - time: RFC 3339 in UTC with exactly six fractional digits, "2026-11-23T12:17:01.250000Z"
-//   (fixed width, so strings sort as times; nanoseconds beyond the microsecond are truncated).
+//   (fixed width, so strings sort as times; nanoseconds beyond the microsecond are truncated;
+//   a time outside protobuf's Timestamp range, years 0001..9999, is clamped to it).
 // - zone, kind: the enum value names of journal.proto ("STATE", "DATA_ACCESS"); a value this
 //   build does not know is emitted as its number.
 // - prevHash, hash, chainHead, signature: standard base64 with padding (RFC 4648 §4), like proto3
