@@ -139,6 +139,7 @@ class Walker {
         return corrupt(name + " should be named " +
                        journal::segmentFileName(s.segment_index(), s.first_seq()));
       }
+      if (s.first_seq() == 0) return corrupt(name + " starts at seq 0 (seqs start at 1)");
       if (s.first_seq() == 1 && s.prev_hash() != kZeroHash) {
         return corrupt(name + " starts at seq 1 but its prev_hash is not 32 zero bytes");
       }

@@ -5,7 +5,8 @@
 // (code, file, byte offset of the record's frame, seq when the record is an event or names one):
 //  1. MANIFEST present (ManifestMissing) and parseable and coherent: format 1, segment indexes
 //     consecutive, ARCHIVED entries only before local ones, at most one OPEN entry and
-//     only the last, file names as segmentFileName(index, first_seq) (ManifestCorrupt).
+//     only the last, file names as segmentFileName(index, first_seq), no first_seq 0
+//     (ManifestCorrupt).
 //  2. Every listed non-ARCHIVED segment file exists (SegmentMissing); no seg-*.qj file in the
 //     directory that the manifest does not list (UnlistedSegment).
 //  3. Each segment in manifest order (ARCHIVED ones too when `archive_dir` is given; otherwise the
