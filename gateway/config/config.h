@@ -118,6 +118,45 @@ struct JournalSettings {
   bool operator==(const JournalSettings&) const = default;
 };
 
+// One signing key of a trusted identity provider (citizen tokens on the `space` listener,
+// PROTOCOL.md §7). The config layer checks the file exists; gateway/space parses it and checks
+// that its type matches `alg`.
+struct IdentityProviderKeyConfig {
+  std::string kid;              // the JWS header `kid`; unique across all identity providers
+  std::string alg;              // JWS name: "EdDSA" (Ed25519) or "ES256" (ECDSA P-256)
+  std::string public_key_file;  // absolute; PEM SPKI
+  bool operator==(const IdentityProviderKeyConfig&) const = default;
+};
+
+struct IdentityProviderConfig {
+  std::string issuer;                           // the `iss` claim, compared exactly; unique
+  std::vector<IdentityProviderKeyConfig> keys;  // at least one
+  bool operator==(const IdentityProviderConfig&) const = default;
+};
+
+// Demo mode only (demo_trust_client_header: true): a built-in identity provider that mints
+// citizen tokens for POST /v1/space/demo-login (gateway/space/demo_idp.h).
+struct DemoIdentityProviderConfig {
+  bool enabled = false;
+  std::string private_key_file;  // absolute; PEM PKCS#8 / SEC1 (Ed25519 or P-256)
+  std::string generate;          // "ed25519" / "ecdsa-p256-sha256": made at start if absent
+  std::string issuer = "urn:qaqpa:demo-idp";
+  std::string kid = "demo-idp-1";
+  Millis token_lifetime{15 * 60'000};
+  bool operator==(const DemoIdentityProviderConfig&) const = default;
+};
+
+// The citizen's digital space (PROTOCOL.md §7): who may sign citizens' Bearer tokens and the
+// bounds every token must meet.
+struct SpaceSettings {
+  std::string audience = "qaqpa-space";  // required in `aud`
+  Millis max_clock_skew{60'000};         // tolerance on exp / nbf / iat, 0..10m
+  Millis max_token_lifetime{3'600'000};  // exp - iat above this is refused
+  std::vector<IdentityProviderConfig> identity_providers;
+  DemoIdentityProviderConfig demo_identity_provider;
+  bool operator==(const SpaceSettings&) const = default;
+};
+
 struct GatewayConfig {
   std::string node_id;
   unsigned workers = 0;  // 0 = hardware concurrency
@@ -134,6 +173,7 @@ struct GatewayConfig {
   std::string log_level = "info";
   SigningSettings signing;
   JournalSettings journal;
+  SpaceSettings space;
 };
 
 struct System;

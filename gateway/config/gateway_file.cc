@@ -399,6 +399,195 @@ void readJournal(Diagnostics& diag, const YAML::Node& node, const std::filesyste
   }
 }
 
+// An identity provider's `iss`: 1..256 printable ASCII characters without spaces (a URL or a
+// URN in practice); compared byte for byte with the token's claim.
+bool isValidIssuer(std::string_view iss) {
+  if (iss.empty() || iss.size() > 256) return false;
+  return std::all_of(iss.begin(), iss.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+// The `space:` section: citizen tokens (PROTOCOL.md §7). Key files are only checked to exist
+// here; gateway/space parses them and checks their type against `alg`.
+void readSpace(Diagnostics& diag, const YAML::Node& node, const std::filesystem::path& base_dir,
+               bool demo, SpaceSettings& out) {
+  MapReader map(diag, node, "space",
+                {"audience", "max_clock_skew", "max_token_lifetime", "identity_providers",
+                 "demo_identity_provider"});
+  if (!map.isMap()) return;
+  if (auto v = map.optional("audience")) {
+    if (auto text = readString(diag, *v, map.pathOf("audience"))) {
+      if (isValidIssuer(*text)) {
+        out.audience = *text;
+      } else {
+        diag.error(map.pathOf("audience"), *v,
+                   "'" + *text +
+                       "' is not a valid audience; expected 1..256 printable ASCII "
+                       "characters without spaces");
+      }
+    }
+  }
+  if (auto v = map.optional("max_clock_skew")) {
+    if (auto d = readDuration(diag, *v, map.pathOf("max_clock_skew"), Millis{0}, Millis{600'000})) {
+      out.max_clock_skew = *d;
+    }
+  }
+  if (auto v = map.optional("max_token_lifetime")) {
+    if (auto d =
+            readDuration(diag, *v, map.pathOf("max_token_lifetime"), Millis{1'000}, kMaxDuration)) {
+      out.max_token_lifetime = *d;
+    }
+  }
+  // Key ids are unique across all issuers (and the demo provider): a kid names one key.
+  std::vector<std::string> kids;
+  auto checkKid = [&](const std::string& kid, const std::string& path, const YAML::Node& at) {
+    if (kid.empty()) return;
+    if (std::find(kids.begin(), kids.end(), kid) != kids.end()) {
+      diag.error(path, at,
+                 "duplicate key id '" + kid +
+                     "' (key ids are unique across all "
+                     "identity providers)");
+    }
+    kids.push_back(kid);
+  };
+  std::vector<std::string> issuers;
+  auto checkIssuer = [&](const std::string& iss, const std::string& path, const YAML::Node& at) {
+    if (iss.empty()) return;
+    if (std::find(issuers.begin(), issuers.end(), iss) != issuers.end()) {
+      diag.error(path, at, "duplicate issuer '" + iss + "'");
+    }
+    issuers.push_back(iss);
+  };
+  auto readIssuer = [&](MapReader& m, std::string& field, bool required) {
+    auto v = required ? m.required("issuer") : m.optional("issuer");
+    if (!v) return;
+    if (auto text = readString(diag, *v, m.pathOf("issuer"))) {
+      if (isValidIssuer(*text)) {
+        field = *text;
+      } else {
+        diag.error(m.pathOf("issuer"), *v,
+                   "'" + *text +
+                       "' is not a valid issuer; expected 1..256 printable ASCII "
+                       "characters without spaces (the token's iss claim, compared exactly)");
+      }
+    }
+  };
+  auto readKid = [&](MapReader& m, std::string& field, bool required, bool unique) {
+    auto v = required ? m.required("kid") : m.optional("kid");
+    if (!v) return;
+    if (auto text = readString(diag, *v, m.pathOf("kid"))) {
+      if (isValidKid(*text)) {
+        field = *text;
+        if (unique) checkKid(field, m.pathOf("kid"), *v);
+      } else {
+        diag.error(m.pathOf("kid"), *v,
+                   "'" + *text + "' is not a valid key id; expected [A-Za-z0-9._-]{1,64}");
+      }
+    }
+  };
+  // The path of a key file resolved against the gateway file; must exist unless `may_be_absent`.
+  auto readFile = [&](MapReader& m, std::string_view key, std::string& field, bool may_be_absent) {
+    auto v = m.required(key);
+    if (!v) return;
+    auto text = readText(diag, *v, m.pathOf(key));
+    if (!text) return;
+    const std::filesystem::path p = (base_dir / *text).lexically_normal();
+    std::error_code ec;
+    if (!may_be_absent && !std::filesystem::is_regular_file(p, ec)) {
+      diag.error(m.pathOf(key), *v, "file '" + p.string() + "' does not exist");
+      return;
+    }
+    field = p.string();
+  };
+
+  if (auto providers = map.optional("identity_providers")) {
+    if (expectSequence(diag, *providers, map.pathOf("identity_providers"))) {
+      for (std::size_t i = 0; i < providers->size(); ++i) {
+        const std::string path = indexPath(map.pathOf("identity_providers"), i);
+        MapReader idp(diag, (*providers)[i], path, {"issuer", "keys"});
+        if (!idp.isMap()) continue;
+        IdentityProviderConfig config;
+        readIssuer(idp, config.issuer, true);
+        checkIssuer(config.issuer, idp.pathOf("issuer"), (*providers)[i]);
+        auto keys = idp.required("keys");
+        if (keys && expectSequence(diag, *keys, idp.pathOf("keys"))) {
+          if (keys->size() == 0) {
+            diag.error(idp.pathOf("keys"), *keys,
+                       "an identity provider needs at least one key to verify its tokens");
+          }
+          for (std::size_t j = 0; j < keys->size(); ++j) {
+            MapReader key(diag, (*keys)[j], indexPath(idp.pathOf("keys"), j),
+                          {"kid", "alg", "public_key_file"});
+            if (!key.isMap()) continue;
+            IdentityProviderKeyConfig k;
+            readKid(key, k.kid, true, true);
+            if (auto v = key.required("alg")) {
+              if (auto text = readString(diag, *v, key.pathOf("alg"))) {
+                if (*text == "EdDSA" || *text == "ES256") {
+                  k.alg = *text;
+                } else {
+                  diag.error(key.pathOf("alg"), *v,
+                             "unsupported algorithm '" + *text +
+                                 "'; expected EdDSA or ES256 (HMAC, RSA and none are refused)");
+                }
+              }
+            }
+            readFile(key, "public_key_file", k.public_key_file, false);
+            config.keys.push_back(std::move(k));
+          }
+        }
+        out.identity_providers.push_back(std::move(config));
+      }
+    }
+  }
+
+  if (auto v = map.optional("demo_identity_provider")) {
+    DemoIdentityProviderConfig& d = out.demo_identity_provider;
+    MapReader m(diag, *v, map.pathOf("demo_identity_provider"),
+                {"enabled", "private_key_file", "generate", "issuer", "kid", "token_lifetime"});
+    if (!m.isMap()) return;
+    if (auto e = m.optional("enabled")) {
+      if (auto b = readBool(diag, *e, m.pathOf("enabled"))) d.enabled = *b;
+    }
+    if (d.enabled && !demo) {
+      diag.error(m.pathOf("enabled"), *v,
+                 "the demo identity provider mints citizen tokens for anyone: it is for the demo "
+                 "only (demo_trust_client_header: true)");
+    }
+    if (auto g = m.optional("generate")) {
+      if (auto text = readString(diag, *g, m.pathOf("generate"))) {
+        if (*text != "ed25519" && *text != "ecdsa-p256-sha256") {
+          diag.error(m.pathOf("generate"), *g,
+                     "unknown algorithm '" + *text + "'; expected ed25519 or ecdsa-p256-sha256");
+        } else {
+          d.generate = *text;
+        }
+      }
+    }
+    readIssuer(m, d.issuer, false);
+    readKid(m, d.kid, false, false);
+    if (auto t = m.optional("token_lifetime")) {
+      if (auto dur =
+              readDuration(diag, *t, m.pathOf("token_lifetime"), Millis{60'000}, kMaxDuration)) {
+        d.token_lifetime = *dur;
+      }
+    }
+    if (d.enabled) {
+      checkIssuer(d.issuer, m.pathOf("issuer"), *v);
+      checkKid(d.kid, m.pathOf("kid"), *v);
+      readFile(m, "private_key_file", d.private_key_file, !d.generate.empty());
+      if (d.token_lifetime > out.max_token_lifetime) {
+        diag.error(m.pathOf("token_lifetime"), *v,
+                   "longer than space.max_token_lifetime: the gateway would refuse its own demo "
+                   "tokens");
+      }
+    } else if (auto f = m.optional("private_key_file")) {
+      if (auto text = readText(diag, *f, m.pathOf("private_key_file"))) {
+        d.private_key_file = (base_dir / *text).lexically_normal().string();
+      }
+    }
+  }
+}
+
 }  // namespace
 
 bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
@@ -406,7 +595,7 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
   MapReader map(diag, root, "",
                 {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
                  "ports_file", "data_dir", "drain_timeout", "replay_window", "replay_max_entries",
-                 "listeners", "limits", "upstream", "signing", "journal"});
+                 "listeners", "limits", "upstream", "signing", "journal", "space"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {
@@ -510,6 +699,9 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
     readSigning(diag, *v, base_dir, out.demo_trust_client_header, out.signing);
   }
   if (auto v = map.optional("journal")) readJournal(diag, *v, base_dir, out.journal);
+  if (auto v = map.optional("space")) {
+    readSpace(diag, *v, base_dir, out.demo_trust_client_header, out.space);
+  }
   if (out.journal.enabled && out.journal.dir.empty()) {
     if (out.data_dir.empty()) {
       diag.error("journal.dir", root,

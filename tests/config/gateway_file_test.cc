@@ -479,5 +479,146 @@ TEST_F(ConfigTest, DemoModeMayGenerateTheSigningKey) {
   EXPECT_EQ(r.snapshot->gateway.signing.keys[0].private_key_file, (dir_ / "run/k.pem").string());
 }
 
+TEST_F(ConfigTest, SpaceDefaults) {
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const SpaceSettings& s = r.snapshot->gateway.space;
+  EXPECT_EQ(s.audience, "qaqpa-space");
+  EXPECT_EQ(s.max_clock_skew, Millis{60'000});
+  EXPECT_EQ(s.max_token_lifetime, Millis{3'600'000});
+  EXPECT_THAT(s.identity_providers, IsEmpty());
+  EXPECT_FALSE(s.demo_identity_provider.enabled) << "no demo identity provider unless asked";
+  EXPECT_EQ(s.demo_identity_provider.issuer, "urn:qaqpa:demo-idp");
+  EXPECT_EQ(s.demo_identity_provider.token_lifetime, Millis{15 * 60'000});
+}
+
+TEST_F(ConfigTest, SpaceKeysAreRead) {
+  write("idp/egov-ed.pem", "x");
+  write("idp/egov-es.pem", "x");
+  write("idp/other.pem", "x");
+  write("qaqpa.yaml",
+        std::string(kGatewayYaml) + "demo_trust_client_header: true\n" +
+            "space:\n"
+            "  audience: kz-space\n"
+            "  max_clock_skew: 0s\n"
+            "  max_token_lifetime: 2h\n"
+            "  identity_providers:\n"
+            "    - issuer: https://idp.egov.kz\n"
+            "      keys:\n"
+            "        - {kid: egov-2026, alg: EdDSA, public_key_file: idp/egov-ed.pem}\n"
+            "        - {kid: egov-2025, alg: ES256, public_key_file: idp/egov-es.pem}\n"
+            "    - issuer: urn:other\n"
+            "      keys: [{kid: other, alg: ES256, public_key_file: idp/other.pem}]\n"
+            "  demo_identity_provider: {enabled: true, private_key_file: run/demo-idp.pem,\n"
+            "                           generate: ed25519, issuer: 'urn:demo', kid: d1,\n"
+            "                           token_lifetime: 30m}\n");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const SpaceSettings& s = r.snapshot->gateway.space;
+  EXPECT_EQ(s.audience, "kz-space");
+  EXPECT_EQ(s.max_clock_skew, Millis{0});
+  EXPECT_EQ(s.max_token_lifetime, Millis{7'200'000});
+  ASSERT_THAT(s.identity_providers, SizeIs(2));
+  EXPECT_EQ(s.identity_providers[0].issuer, "https://idp.egov.kz");
+  ASSERT_THAT(s.identity_providers[0].keys, SizeIs(2));
+  EXPECT_EQ(
+      s.identity_providers[0].keys[1],
+      (IdentityProviderKeyConfig{"egov-2025", "ES256", (dir_ / "idp" / "egov-es.pem").string()}));
+  EXPECT_EQ(s.identity_providers[1].keys[0].kid, "other");
+  const DemoIdentityProviderConfig& d = s.demo_identity_provider;
+  EXPECT_TRUE(d.enabled);
+  EXPECT_EQ(d.private_key_file, (dir_ / "run" / "demo-idp.pem").string())
+      << "may be absent with generate: made at start";
+  EXPECT_EQ(d.generate, "ed25519");
+  EXPECT_EQ(d.issuer, "urn:demo");
+  EXPECT_EQ(d.kid, "d1");
+  EXPECT_EQ(d.token_lifetime, Millis{1'800'000});
+}
+
+TEST_F(ConfigTest, SpaceIdentityProvidersAreValidated) {
+  write("k.pem", "x");
+  gatewayWith(
+      "space:\n"
+      "  audience: 'two words'\n"
+      "  max_clock_skew: 11m\n"
+      "  colour: blue\n"
+      "  identity_providers:\n"
+      "    - issuer: https://idp.egov.kz\n"
+      "      keys:\n"
+      "        - {kid: a, alg: EdDSA, public_key_file: k.pem}\n"
+      "        - {kid: b, alg: HS256, public_key_file: k.pem}\n"
+      "        - {kid: c, alg: eddsa, public_key_file: missing.pem}\n"
+      "        - {kid: 'd e', alg: none, public_key_file: k.pem, x5u: 'https://x'}\n"
+      "    - issuer: https://idp.egov.kz\n"
+      "      keys: [{kid: a, alg: ES256, public_key_file: k.pem}]\n"
+      "    - {issuer: 'has space', keys: []}\n"
+      "    - {keys: [{alg: ES256}]}\n");
+  auto r = load();
+  const std::string idp = "space.identity_providers";
+  EXPECT_THAT(r.errors, HasError(gw("space.audience"), "not a valid audience"));
+  EXPECT_THAT(r.errors, HasError(gw("space.max_clock_skew"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("space.colour"), "unknown key 'colour'"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[0].keys[1].alg"), "unsupported algorithm 'HS256'"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[0].keys[2].alg"), "unsupported algorithm 'eddsa'"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[0].keys[2].public_key_file"), "does not exist"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[0].keys[3].kid"), "not a valid key id"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[0].keys[3].alg"), "unsupported algorithm 'none'"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[0].keys[3].x5u"), "unknown key 'x5u'"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[1].issuer"), "duplicate issuer"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[1].keys[0].kid"), "duplicate key id 'a'"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[2].issuer"), "not a valid issuer"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[2].keys"), "at least one key"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[3].issuer"), "required"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[3].keys[0].kid"), "required"));
+  EXPECT_THAT(r.errors, HasError(gw(idp + "[3].keys[0].public_key_file"), "required"));
+
+  gatewayWith("space: {max_token_lifetime: 25h, identity_providers: {issuer: x}}\n");
+  r = load();
+  EXPECT_THAT(r.errors, HasError(gw("space.max_token_lifetime"), "out of range"));
+  EXPECT_THAT(r.errors, HasError(gw("space.identity_providers"), ""));
+}
+
+TEST_F(ConfigTest, DemoIdentityProviderIsForTheDemoOnly) {
+  gatewayWith(
+      "space: {demo_identity_provider: {enabled: true, private_key_file: run/idp.pem,"
+      " generate: ed25519}}\n");
+  EXPECT_THAT(load().errors, HasError(gw("space.demo_identity_provider.enabled"),
+                                      "demo only (demo_trust_client_header: true)"));
+  // Disabled, it is harmless outside demo mode (a demo file with the switch off).
+  gatewayWith("space: {demo_identity_provider: {enabled: false, private_key_file: run/idp.pem}}\n");
+  EXPECT_THAT(load().errors, IsEmpty());
+}
+
+TEST_F(ConfigTest, DemoIdentityProviderIsValidated) {
+  write("k.pem", "x");
+  const std::string demo = std::string(kGatewayYaml) + "demo_trust_client_header: true\n";
+  write("qaqpa.yaml", demo +
+                          "space: {demo_identity_provider: {enabled: true, "
+                          "private_key_file: absent.pem}}\n");
+  EXPECT_THAT(load().errors,
+              HasError(gw("space.demo_identity_provider.private_key_file"), "does not exist"))
+      << "without generate the key must exist";
+  write("qaqpa.yaml", demo + "space: {demo_identity_provider: {enabled: true, generate: rsa}}\n");
+  auto r = load();
+  EXPECT_THAT(r.errors, HasError(gw("space.demo_identity_provider.generate"),
+                                 "expected ed25519 or ecdsa-p256-sha256"));
+  EXPECT_THAT(r.errors, HasError(gw("space.demo_identity_provider.private_key_file"), "required"));
+  write("qaqpa.yaml", demo +
+                          "space:\n"
+                          "  max_token_lifetime: 10m\n"
+                          "  identity_providers: [{issuer: urn:qaqpa:demo-idp,"
+                          " keys: [{kid: demo-idp-1, alg: EdDSA, public_key_file: k.pem}]}]\n"
+                          "  demo_identity_provider: {enabled: true, private_key_file: k.pem,"
+                          " token_lifetime: 15m, colour: red}\n");
+  r = load();
+  EXPECT_THAT(r.errors, HasError(gw("space.demo_identity_provider.token_lifetime"),
+                                 "longer than space.max_token_lifetime"));
+  EXPECT_THAT(r.errors, HasError(gw("space.demo_identity_provider.issuer"), "duplicate issuer"))
+      << "the default issuer clashes with a configured one";
+  EXPECT_THAT(r.errors,
+              HasError(gw("space.demo_identity_provider.kid"), "duplicate key id 'demo-idp-1'"));
+  EXPECT_THAT(r.errors, HasError(gw("space.demo_identity_provider.colour"), "unknown key"));
+}
+
 }  // namespace
 }  // namespace qaqpa::config
