@@ -420,6 +420,10 @@ bool JournalImpl::openBlocking(OpenResult& r) {
     if (s.file_name() != segmentFileName(s.segment_index(), s.first_seq())) {
       return fail(r, where + ": file name does not match index and first_seq", true);
     }
+    if (s.first_seq() == 0 || s.segment_index() == 0) {
+      // seq and segment indexes start at 1 (a tampered MANIFEST; verify refuses it too).
+      return fail(r, where + ": first_seq and segment_index start at 1", true);
+    }
     if (i > 0) {
       const auto& p = manifest_.segments(i - 1);
       if (s.segment_index() != p.segment_index() + 1 || s.first_seq() != p.last_seq() + 1 ||

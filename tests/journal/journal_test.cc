@@ -600,6 +600,26 @@ TEST_F(JournalTest, MissingManifestWithSegmentsIsRefused) {
   EXPECT_EQ(r.repair_command, "qaqpa journal repair " + dir_.string());
 }
 
+TEST_F(JournalTest, ManifestStartingAtSeqZeroIsRefused) {
+  {
+    auto j = openOk(options());
+    ASSERT_TRUE(appendOne(*j, "e").ok());
+  }
+  pb::Manifest m;
+  ASSERT_TRUE(test::readManifest(dir_, m));
+  auto* seg = m.mutable_segments(0);
+  const std::string old_name = seg->file_name();
+  seg->set_first_seq(0);
+  seg->set_file_name(segmentFileName(seg->segment_index(), 0));
+  fs::rename(dir_ / old_name, dir_ / seg->file_name());
+  std::string error;
+  ASSERT_TRUE(writeManifestBlocking(dir_, canonicalBytes(m), error)) << error;
+  auto r = open(options());
+  EXPECT_FALSE(r.journal);
+  EXPECT_TRUE(r.corrupt);
+  EXPECT_NE(r.error.find("start at 1"), std::string::npos) << r.error;
+}
+
 TEST_F(JournalTest, SecondOpenOfTheSameDirectoryIsRefused) {
   auto j = openOk(options());
   ASSERT_TRUE(j);
