@@ -72,10 +72,10 @@ enum class Reason : std::uint16_t {
   // Gateway (503/500)
   Overloaded,
   ShuttingDown,
-  StoreUnavailable,  // a durable store is not configured, overloaded or failed
+  StoreUnavailable,    // a durable store is not configured, overloaded or failed
   JournalUnavailable,  // the digital event cannot be made durable (disk full, I/O error): the
                        // call fails closed (PROTOCOL.md §5, §6)
-  InternalError,     // keep last: kReasonCount depends on it
+  InternalError,       // keep last: kReasonCount depends on it
 };
 
 inline constexpr int kReasonCount = static_cast<int>(Reason::InternalError) + 1;

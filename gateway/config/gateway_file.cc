@@ -342,10 +342,10 @@ void readSigning(Diagnostics& diag, const YAML::Node& node, const std::filesyste
 
 void readJournal(Diagnostics& diag, const YAML::Node& node, const std::filesystem::path& base_dir,
                  JournalSettings& out) {
-  MapReader map(diag, node, "journal",
-                {"enabled", "dir", "fsync", "fsync_interval", "max_batch_events",
-                 "max_queue_events", "segment_max_bytes", "segment_max_age", "retention",
-                 "archive_dir", "retry_interval"});
+  MapReader map(
+      diag, node, "journal",
+      {"enabled", "dir", "fsync", "fsync_interval", "max_batch_events", "max_queue_events",
+       "segment_max_bytes", "segment_max_age", "retention", "archive_dir", "retry_interval"});
   if (!map.isMap()) return;
   if (auto v = map.optional("enabled")) {
     if (auto b = readBool(diag, *v, map.pathOf("enabled"))) out.enabled = *b;

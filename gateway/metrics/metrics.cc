@@ -91,10 +91,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           .Register(*registry_)
                           .Add({});
   sign_failures_ = &prometheus::BuildCounter()
-                       .Name("qaqpa_signing_failures_total")
-                       .Help("Responses sent unsigned because the signature could not be made")
-                       .Register(*registry_)
-                       .Add({});
+                        .Name("qaqpa_signing_failures_total")
+                        .Help("Responses sent unsigned because the signature could not be made")
+                        .Register(*registry_)
+                        .Add({});
   replay_evictions_ = &prometheus::BuildCounter()
                            .Name("qaqpa_replay_evictions_total")
                            .Help(
@@ -118,17 +118,17 @@ void Metrics::registerJournal() {
     return &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_).Add({}, b);
   };
   // Disk latencies from 10 µs (page cache) to 2.5 s (a stalled device).
-  const prometheus::Histogram::BucketBoundaries io{0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
-                                                   0.0005,  0.001,    0.0025,  0.005,  0.01,
-                                                   0.025,   0.05,     0.1,     0.25,   1,
-                                                   2.5};
+  const prometheus::Histogram::BucketBoundaries io{
+      0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+      0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   1,     2.5};
   auto& j = journal_;
   j.events = counter("qaqpa_journal_events_total", "Digital events made durable in the journal");
   j.batches = counter("qaqpa_journal_batches_total", "Journal group commits written");
   j.batch_events = histogram("qaqpa_journal_batch_events", "Events per journal group commit",
                              {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096});
   j.write_seconds = histogram("qaqpa_journal_write_seconds", "write(2) of one journal batch", io);
-  j.fsync_seconds = histogram("qaqpa_journal_fsync_seconds", "fdatasync of the journal segment", io);
+  j.fsync_seconds =
+      histogram("qaqpa_journal_fsync_seconds", "fdatasync of the journal segment", io);
   j.write_failures = counter("qaqpa_journal_write_failures_total",
                              "Journal writes, syncs, truncations or checkpoint signatures that "
                              "failed (their batch was refused)");

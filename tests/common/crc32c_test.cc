@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include <boost/crc.hpp>
 #include <gtest/gtest.h>
+#include <boost/crc.hpp>
 
 namespace qaqpa::common {
 namespace {

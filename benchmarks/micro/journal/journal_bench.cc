@@ -20,7 +20,6 @@
 #include <string>
 #include <vector>
 
-
 #include "gateway/journal/format.h"
 #include "gateway/journal/journal.h"
 #include "qaqpa/journal/v1/journal.pb.h"
