@@ -5,13 +5,13 @@
 #include <boost/json/parse.hpp>
 
 #include "tests/audit/journal_builder.h"
-#include "tests/audit/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace qaqpa::audit {
 namespace {
 
+using test_support::TempDir;
 using testing::JournalBuilder;
-using testing::TempDir;
 namespace fs = std::filesystem;
 
 constexpr const char* kA = "IIN:900101300017";

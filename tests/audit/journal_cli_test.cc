@@ -11,13 +11,13 @@
 #include "gateway/audit/verify.h"
 #include "gateway/signing/structured_field.h"
 #include "tests/audit/journal_builder.h"
-#include "tests/audit/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace qaqpa::audit {
 namespace {
 
+using test_support::TempDir;
 using testing::JournalBuilder;
-using testing::TempDir;
 namespace fs = std::filesystem;
 
 std::string base64Url(std::string_view bytes) {

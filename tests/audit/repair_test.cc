@@ -9,14 +9,14 @@
 #include <map>
 
 #include "tests/audit/journal_builder.h"
-#include "tests/audit/temp_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace qaqpa::audit {
 namespace {
 
+using test_support::TempDir;
 using testing::JournalBuilder;
 using testing::Placed;
-using testing::TempDir;
 namespace fs = std::filesystem;
 
 class FixedTime final : public common::TimeSource {

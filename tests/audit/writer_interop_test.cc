@@ -11,13 +11,13 @@
 #include "gateway/audit/verify.h"
 #include "gateway/journal/journal.h"
 #include "tests/audit/journal_builder.h"
-#include "tests/audit/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tools/journal_cli/journal_cli.h"
 
 namespace qaqpa::audit {
 namespace {
 
-using testing::TempDir;
+using test_support::TempDir;
 namespace fs = std::filesystem;
 namespace v1 = qaqpa::journal::v1;
 

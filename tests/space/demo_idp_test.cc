@@ -7,8 +7,8 @@
 #include <boost/json.hpp>
 
 #include "gateway/space/jwt.h"
-#include "tests/space/temp_dir.h"
 #include "tests/space/test_tokens.h"
+#include "tests/support/temp_dir.h"
 
 namespace qaqpa::space {
 namespace {
@@ -109,7 +109,7 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, DemoIdpTest,
                          });
 
 TEST(DemoIdpFiles, GeneratesTheKeyOnceAndKeepsIt) {
-  test::TempDir dir;
+  test_support::TempDir dir;
   config::SpaceSettings s;
   s.demo_identity_provider.enabled = true;
   s.demo_identity_provider.generate = "ecdsa-p256-sha256";
@@ -136,7 +136,7 @@ TEST(DemoIdpFiles, GeneratesTheKeyOnceAndKeepsIt) {
 }
 
 TEST(DemoIdpFiles, LoadsAnEd25519KeyFileAndReportsProblems) {
-  test::TempDir dir;
+  test_support::TempDir dir;
   TestKey key(JwsAlgorithm::EdDSA);
   config::SpaceSettings s;
   s.audience = "my-space";

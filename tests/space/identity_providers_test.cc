@@ -5,8 +5,8 @@
 
 #include "gateway/space/demo_idp.h"
 #include "gateway/space/jwt.h"
-#include "tests/space/temp_dir.h"
 #include "tests/space/test_tokens.h"
+#include "tests/support/temp_dir.h"
 
 namespace qaqpa::space {
 namespace {
@@ -94,7 +94,7 @@ class RegistryFilesTest : public ::testing::Test {
          {"egov-es", "ES256", dir_.write("es.pub.pem", es_.publicPem())}}});
     return s;
   }
-  test::TempDir dir_;
+  test_support::TempDir dir_;
   TestKey ed_{JwsAlgorithm::EdDSA};
   TestKey es_{JwsAlgorithm::ES256};
 };

@@ -178,32 +178,55 @@ bool loadKeys(const Args& args, audit::KeySet& keys, std::ostream& err) {
   return true;
 }
 
+// What verify and repair start from: the gateway file (when --config), the journal directory and
+// the public keys from every source given.
+struct ReadSources {
+  std::shared_ptr<const config::Snapshot> snap;
+  fs::path dir;
+  audit::KeySet keys;
+  bool skip_signatures = false;
+};
+
+// Fills `out`; returns the exit code to stop with (after printing why), or nullopt to go on.
+std::optional<int> loadReadSources(const Args& args, std::string_view command,
+                                   std::string_view no_keys_why, std::ostream& err,
+                                   ReadSources& out) {
+  bool config_failed = false;
+  out.snap = loadConfig(args, err, config_failed);
+  if (config_failed) return kExitUsage;
+  const auto dir = journalDir(args, out.snap.get());
+  if (!dir) return usage(err, std::string(command) + " takes exactly one <dir> (or --config)");
+  out.dir = *dir;
+  if (!loadKeys(args, out.keys, err)) return kExitUsage;
+  if (out.snap && !addConfigKeys(*out.snap, out.keys, err)) return kExitUsage;
+  out.skip_signatures = args.has("--skip-signatures");
+  if (out.keys.size() == 0 && !out.skip_signatures) return usage(err, no_keys_why);
+  return std::nullopt;
+}
+
 int verifyCommand(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   Args args;
   if (!parse(argv, 1, {"--jwks", "--key", "--archive", "--config"},
              {"--strict", "--skip-signatures"}, args, err)) {
     return usage(err, "bad arguments to verify");
   }
-  bool config_failed = false;
-  const auto snap = loadConfig(args, err, config_failed);
-  if (config_failed) return kExitUsage;
-  const auto dir_arg = journalDir(args, snap.get());
-  if (!dir_arg) return usage(err, "verify takes exactly one <dir> (or --config)");
-  audit::KeySet keys;
-  if (!loadKeys(args, keys, err)) return kExitUsage;
-  if (snap && !addConfigKeys(*snap, keys, err)) return kExitUsage;
-  const bool skip = args.has("--skip-signatures");
-  if (keys.size() == 0 && !skip) {
-    return usage(err,
-                 "verify needs the gateway's public keys (--jwks FILE or --key KID=PEM), or "
-                 "--skip-signatures to check everything but the signatures");
+  ReadSources src;
+  if (auto stop = loadReadSources(args, "verify",
+                                  "verify needs the gateway's public keys (--jwks FILE or --key "
+                                  "KID=PEM), or --skip-signatures to check everything but the "
+                                  "signatures",
+                                  err, src)) {
+    return *stop;
   }
+  const auto& snap = src.snap;
+  const auto& keys = src.keys;
+  const bool skip = src.skip_signatures;
   audit::VerifyOptions o;
   o.strict = args.has("--strict");
   o.check_signatures = !skip;
   if (snap) o.archive_dir = snap->gateway.journal.archive_dir;
   if (auto a = args.get("--archive")) o.archive_dir = *a;
-  const fs::path dir = *dir_arg;
+  const fs::path dir = src.dir;
   const audit::VerifyReport r = audit::verifyJournalBlocking(dir, keys.resolver(), o);
   for (const auto& w : r.warnings) err << "warning: " << w << "\n";
   if (!r.ok) {
@@ -245,24 +268,20 @@ int repairCommand(const std::vector<std::string>& argv, std::ostream& out, std::
              err)) {
     return usage(err, "bad arguments to repair");
   }
-  bool config_failed = false;
-  const auto snap = loadConfig(args, err, config_failed);
-  if (config_failed) return kExitUsage;
-  const auto dir_arg = journalDir(args, snap.get());
-  if (!dir_arg) return usage(err, "repair takes exactly one <dir> (or --config)");
-  audit::KeySet keys;
-  if (!loadKeys(args, keys, err)) return kExitUsage;
-  if (snap && !addConfigKeys(*snap, keys, err)) return kExitUsage;
-  const bool skip = args.has("--skip-signatures");
-  if (keys.size() == 0 && !skip) {
-    return usage(err,
-                 "repair cuts at the last checkpoint whose signature verifies: give the "
-                 "gateway's public keys (--jwks FILE or --key KID=PEM), or --skip-signatures");
+  ReadSources src;
+  if (auto stop = loadReadSources(args, "repair",
+                                  "repair cuts at the last checkpoint whose signature verifies: "
+                                  "give the gateway's public keys (--jwks FILE or --key KID=PEM), "
+                                  "or --skip-signatures",
+                                  err, src)) {
+    return *stop;
   }
+  const auto& keys = src.keys;
+  const bool skip = src.skip_signatures;
   audit::RepairOptions o;
   o.dry_run = args.has("--dry-run");
   o.check_signatures = !skip;
-  const audit::RepairResult r = audit::repairJournalBlocking(*dir_arg, keys.resolver(), o, time);
+  const audit::RepairResult r = audit::repairJournalBlocking(src.dir, keys.resolver(), o, time);
   out << audit::describeRepair(r);
   switch (r.outcome) {
     case audit::RepairOutcome::NothingToDo:
