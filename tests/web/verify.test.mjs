@@ -216,6 +216,25 @@ test('a JSON field differing from the decoded bytes fails, naming the field', as
   const { event, proof } = await fixture(key);
   event.somethingNew = 1;
   assert.equal((await verifyEvent({ event, proof, keys: ring(key), subtle })).state, STATE.VERIFIED);
+  // A key the page does not show may be left out of the JSON; when present it must match.
+  for (const k of ['latencyUs', 'messageId', 'dataCategories', 'reason', 'httpStatus']) {
+    const f = await fixture(key);
+    delete f.event[k];
+    assert.equal((await verifyEvent({ event: f.event, proof: f.proof, keys: ring(key), subtle })).state, STATE.VERIFIED, k);
+  }
+  for (const [k, v] of [['latencyUs', 813], ['messageId', 'm-2'], ['dataCategories', ['identity']], ['reason', 'X']]) {
+    const f = await fixture(key);
+    f.event[k] = v;
+    const r = await verifyEvent({ event: f.event, proof: f.proof, keys: ring(key), subtle });
+    assert.deepEqual([r.state, r.check], [STATE.FAILED, CHECK.FIELDS], k);
+  }
+  // A shown key left out of the JSON while the bytes have it is a difference.
+  for (const k of ['provider', 'subject', 'time']) {
+    const f = await fixture(key);
+    delete f.event[k];
+    const r = await verifyEvent({ event: f.event, proof: f.proof, keys: ring(key), subtle });
+    assert.deepEqual([r.state, r.check], [STATE.FAILED, CHECK.FIELDS], k);
+  }
 });
 
 test('a seq outside the checkpoint range fails', async () => {

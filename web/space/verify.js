@@ -168,10 +168,20 @@ function sameJson(a, b) {
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
 }
 
-// The first event key whose shown value differs from the decoded bytes, or null. Keys the
-// projection does not know (none today) are ignored rather than failing the check.
+// The keys the page shows (or builds its row from): compared both ways — a value in the bytes
+// that the JSON lacks is a difference too. The other keys are compared when the JSON has them
+// (an API may leave out what it does not show; it may never show something else).
+export const SHOWN_KEYS = [
+  'eventId', 'nodeId', 'seq', 'time', 'zone', 'kind', 'client', 'provider', 'service', 'subject',
+  'actor', 'purpose', 'status', 'country',
+];
+
+// The first event key whose value differs from the decoded bytes, or null. Keys the projection
+// does not know (none today) are ignored rather than failing the check.
 export function firstMismatch(projected, event) {
   for (const key of EVENT_KEYS) {
+    const present = Object.prototype.hasOwnProperty.call(event, key);
+    if (!present && !SHOWN_KEYS.includes(key)) continue;
     if (!sameJson(projected[key], event[key])) return key;
   }
   return null;
