@@ -130,7 +130,8 @@ class ApiError extends Error {
 async function api(path, { method = 'GET', body, auth = true, raw = false } = {}) {
   const headers = { 'Accept-Language': state.lang };
   if (!raw) headers.Accept = 'application/json';
-  if (auth && state.token) headers.Authorization = `Bearer ${state.token}`;
+  const used = auth ? state.token : null;
+  if (used) headers.Authorization = `Bearer ${used}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
     method,
@@ -148,7 +149,9 @@ async function api(path, { method = 'GET', body, auth = true, raw = false } = {}
       problem = null;
     }
     const err = new ApiError(response.status, problem, response);
-    if (response.status === 401 && auth) endSession(err);
+    // Only the session this request belonged to ends (parallel requests answer 401 together;
+    // a late answer must not end a newer session).
+    if (response.status === 401 && used !== null && used === state.token) endSession(err);
     throw err;
   }
   if (raw) return { data: null, response };
@@ -194,6 +197,8 @@ function dropSession() {
     /* nothing stored */
   }
   state.loadSeq++;
+  state.eventsStale = false;
+  state.confirming = null;
   state.events = [];
   state.eventsLoaded = false;
   state.cursors = [null];
