@@ -68,6 +68,7 @@ test('every key the page uses exists', () => {
     ...[...html.matchAll(/data-i18n(?:-aria-label)?="([^"]+)"/g)].map((m) => m[1]),
     ...[...js.matchAll(/\btr\('([a-zA-Z.]+)'/g)].map((m) => m[1]),
     ...[...js.matchAll(/\bt\(lang, '([a-zA-Z.]+)'/g)].map((m) => m[1]),
+    ...[...js.matchAll(/\[\s*'([a-zA-Z]+\.[a-zA-Z.]+)'/g)].map((m) => m[1]), // showStatus([key, params])
   ]);
   assert.ok(used.size > 40, `found ${used.size} keys`);
   for (const key of used) assert.ok(DICT.kk[key], `missing ${key}`);

@@ -59,6 +59,7 @@ function setLang(lang) {
     /* storage disabled: the choice lasts for this page only */
   }
   applyStaticText();
+  renderStatus();
   renderKindOptions();
   renderFilterOptions();
   renderEvents();
@@ -85,8 +86,15 @@ const name = (text, id) => pickText(text, state.lang, id);
 
 // ---------------------------------------------------------------- messages
 
-function showStatus(text) {
-  $('status').textContent = text;
+// Status messages are dictionary entries ([key, params] pairs), so a language switch re-renders
+// them too.
+let statusParts = [];
+function showStatus(...parts) {
+  statusParts = parts;
+  renderStatus();
+}
+function renderStatus() {
+  $('status').textContent = statusParts.map(([key, params]) => tr(key, params)).join(' ');
 }
 
 function clearError() {
@@ -270,7 +278,7 @@ async function login(event) {
     });
     if (!data || typeof data.token !== 'string') throw new ApiError(200, null, null);
     saveSession(data.token, typeof data.subject === 'string' ? data.subject : '');
-    showStatus('');
+    showStatus();
     showApp();
   } catch (err) {
     showProblem(err);
@@ -282,7 +290,7 @@ async function login(event) {
 function logout() {
   dropSession();
   clearError();
-  showStatus(tr('login.signedOut'));
+  showStatus(['login.signedOut']);
   showLogin();
 }
 
@@ -648,9 +656,9 @@ async function downloadCsv() {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 30000);
-    let msg = tr('events.csvDone', { name: filename });
-    if (response.headers.get('Qaqpa-Export-Complete') === 'false') msg += ` ${tr('events.csvIncomplete')}`;
-    showStatus(msg);
+    const parts = [['events.csvDone', { name: filename }]];
+    if (response.headers.get('Qaqpa-Export-Complete') === 'false') parts.push(['events.csvIncomplete']);
+    showStatus(...parts);
   } catch (err) {
     showProblem(err);
   } finally {
@@ -754,7 +762,7 @@ async function grantConsent(event) {
     const { data } = await api('/v1/space/consents', {
       method: 'POST', body: { client, services, purpose, expires: dayEnd(expires) },
     });
-    showStatus(tr('consents.granted', { id: str(data && data.id) }));
+    showStatus(['consents.granted', { id: str(data && data.id) }]);
     for (const i of $('consent-services').querySelectorAll('input')) i.checked = false;
     state.eventsStale = true;
     await loadConsents();
@@ -874,7 +882,7 @@ async function revokeConsent(id, confirmButton) {
   try {
     await api(`/v1/space/consents/${encodeURIComponent(id)}`, { method: 'DELETE' });
     state.confirming = null;
-    showStatus(tr('consents.revoked'));
+    showStatus(['consents.revoked']);
     state.eventsStale = true;
     await loadConsents();
   } catch (err) {
