@@ -905,9 +905,9 @@ function wire() {
   $('reset-filters').addEventListener('click', resetFilters);
   $('refresh').addEventListener('click', () => {
     clearError();
-    // Proofs that could not be fetched are tried again.
+    // Proofs that could not be fetched, and events not yet covered by a checkpoint, are tried again.
     for (const [id, r] of state.results) {
-      if (r.check === 'proof') {
+      if (r.check === 'proof' || r.check === 'covered') {
         state.results.delete(id);
         state.verifications.delete(id);
       }
