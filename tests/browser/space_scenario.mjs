@@ -381,6 +381,13 @@ async function scenario(browser) {
     await screenshot(page2, 'other-citizen');
     await other.close();
   });
+
+  await step('8-no-page-errors', async () => {
+    // Nothing above provokes an error in the page: an uncaught exception, a console error or a
+    // failed request is a defect even when the visible outcome was right.
+    const bad = consoleLines.filter((l) => /\] (pageerror|error|requestfailed|response \d+)/.test(l));
+    assert.deepEqual(bad, [], 'page errors, console errors or failed requests during the scenario');
+  });
   await context.close();
 }
 
