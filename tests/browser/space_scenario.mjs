@@ -292,6 +292,28 @@ async function scenario(browser) {
     await screenshot(page, 'events-after-revocation');
   });
 
+  await step('4b-filter', async () => {
+    // The kind filter narrows the table to the two denials; reset brings everything back.
+    const denials = [ids.deniedNoConsent, ids.deniedRevoked];
+    await page.locator(tid('filter-kind')).selectOption('ACCESS_DENIED');
+    const listed = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/space/events'
+      && new URL(r.url()).searchParams.get('kind') === 'ACCESS_DENIED', { timeout: UI_TIMEOUT });
+    await page.locator(tid('apply-filters')).click();
+    assert.equal((await listed).status(), 200, 'GET /v1/space/events?kind=ACCESS_DENIED');
+    await until(page, 'only the two ACCESS_DENIED rows',
+      ([t, want]) => {
+        const rows = [...document.querySelectorAll(`${t} [data-testid="event-row"]`)];
+        return rows.length === want.length && rows.every((r) => r.dataset.kind === 'ACCESS_DENIED')
+          && want.every((id) => rows.some((r) => r.dataset.eventId === id));
+      }, [tid('events-table'), denials]);
+    await screenshot(page, 'filter-denied');
+    await page.locator(tid('reset-filters')).click();
+    await until(page, 'every event back after reset-filters',
+      ([t, want]) => want.every((id) => document.querySelector(`${t} [data-testid="event-row"][data-event-id="${id}"]`)),
+      [tid('events-table'), Object.values(ids)]);
+    assert.equal(await page.locator(tid('filter-kind')).inputValue(), '', 'filter-kind reset');
+  });
+
   await step('5-languages', async () => {
     const html = page.locator('html');
     // Visible text is compared between languages, never to fixed words.
@@ -380,6 +402,30 @@ async function scenario(browser) {
     }
     await screenshot(page2, 'other-citizen');
     await other.close();
+  });
+
+  await step('7b-token-handover', async () => {
+    // A real identity provider returns to /space/#access_token=<JWT>: the page signs in with it
+    // and removes it from the address at once.
+    const token = await demoToken(OTHER);
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page3 = await ctx.newPage();
+    watch(page3, `${OTHER}-handover`);
+    await page3.goto(`${SPACE}/space/#access_token=${token}`, { timeout: UI_TIMEOUT });
+    const digits = OTHER.replace(/^IIN:/, '');
+    await until(page3, `whoami shows ${digits} after the hand-over`,
+      ([s, d]) => (document.querySelector(s)?.textContent || '').includes(d), [tid('whoami'), digits]);
+    assert.ok(!page3.url().includes('access_token'), `token removed from the address: ${page3.url()}`);
+    assert.ok(!page3.url().includes(token.slice(-16)), 'token not in the address');
+    await page3.locator(tid('events-view')).waitFor({ timeout: UI_TIMEOUT });
+    await until(page3, 'the hand-over session lists events',
+      (s) => document.querySelectorAll(s).length > 0, tid('event-row'));
+    const shown = await eventIdsShown(page3);
+    for (const [what, id] of Object.entries(ids)) {
+      assert.ok(!shown.includes(id), `${OTHER} (hand-over) must not see ${CITIZEN}'s ${what} event ${id}`);
+    }
+    await screenshot(page3, 'token-handover');
+    await ctx.close();
   });
 
   await step('8-no-page-errors', async () => {
