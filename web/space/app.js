@@ -29,6 +29,7 @@ const state = {
   eventsStale: false,
   clients: new Map(), // id -> LocalizedText | null, for the filter
   services: new Map(),
+  purposes: new Map(), // code -> LocalizedText: words for events that carry only the code
   options: [], // consent-options
   consents: [],
   confirming: null, // consent id whose revocation waits for confirmation
@@ -215,6 +216,7 @@ function dropSession() {
   state.options = [];
   state.clients.clear();
   state.services.clear();
+  state.purposes.clear();
   state.verifications.clear();
   state.results.clear();
 }
@@ -363,6 +365,8 @@ function rememberNames(events) {
     if (s && typeof s.id === 'string' && (!state.services.has(s.id) || s.name)) {
       state.services.set(s.id, s.name ?? state.services.get(s.id) ?? null);
     }
+    const p = e && e.purpose;
+    if (p && typeof p.code === 'string' && p.text) state.purposes.set(p.code, p.text);
   }
 }
 
@@ -389,6 +393,7 @@ async function harvestNames() {
     if (session !== state.token) return;
     rememberNames(Array.isArray(data && data.events) ? data.events : []);
     renderFilterOptions();
+    renderEvents();
   } catch {
     /* the filters still work with what the pages show */
   }
@@ -545,14 +550,21 @@ function eventRow(e) {
   if (e.service) {
     line(service, name(e.service.name, str(e.service.id)), 'name');
     line(service, str(e.service.id), 'id');
+  } else {
+    line(service, '—', 'meta');
   }
   if (e.provider) {
     line(service, tr('events.provider', { name: name(e.provider.name, str(e.provider.id)) }), 'meta');
   }
 
   const purpose = cell('purpose', row);
-  if (e.purpose) line(purpose, name(e.purpose.text, str(e.purpose.code)), 'name');
-  else line(purpose, '—', 'meta');
+  if (e.purpose) {
+    // A refusal may record only the code: its words from another event or the consent options.
+    const text = e.purpose.text ?? state.purposes.get(e.purpose.code);
+    line(purpose, name(text, str(e.purpose.code)), 'name');
+  } else {
+    line(purpose, '—', 'meta');
+  }
 
   const zone = cell('zone', row);
   if (e.zone !== undefined) {
@@ -679,9 +691,13 @@ async function loadConsentOptions() {
       for (const s of Array.isArray(o.services) ? o.services : []) {
         if (s && typeof s.id === 'string' && !state.services.has(s.id)) state.services.set(s.id, s.name ?? null);
       }
+      for (const p of Array.isArray(o.purposes) ? o.purposes : []) {
+        if (p && typeof p.code === 'string' && p.text && !state.purposes.has(p.code)) state.purposes.set(p.code, p.text);
+      }
     }
     renderFilterOptions();
     renderConsentForm(true);
+    renderEvents();
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) showProblem(err);
   }
@@ -927,6 +943,15 @@ function wire() {
   $('download-csv').addEventListener('click', downloadCsv);
   $('consent-client').addEventListener('change', renderConsentChoices);
   $('consent-form').addEventListener('submit', grantConsent);
+  // A hand-over into an already open page (same document, only the fragment changes).
+  window.addEventListener('hashchange', () => {
+    const token = takeFragmentToken();
+    if (!token) return;
+    dropSession();
+    clearError();
+    saveSession(token, tokenSubject(token));
+    showApp();
+  });
 }
 
 function start() {
