@@ -580,6 +580,9 @@ function eventRow(e) {
   const integrity = cell('integrity', row);
   const badge = document.createElement('span');
   badge.dataset.testid = 'verify-badge';
+  // Focusable, so keyboard users reach the explanation; role=img lets it carry a name (a plain
+  // span may not), and that name starts with the visible label.
+  badge.setAttribute('role', 'img');
   badge.tabIndex = 0;
   integrity.append(badge);
   paintBadge(badge, state.results.get(id) ?? { state: STATE.PENDING, check: null });
