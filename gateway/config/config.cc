@@ -144,6 +144,9 @@ std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_vi
       s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds in 64 bits: years outside ~1678..2262 would overflow it.
+  // Nothing Qaqpa dates (grants, consents, queries) lies outside 1900..2199.
+  if (y < 1900 || y > 2199) return std::nullopt;
   static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||

@@ -143,6 +143,9 @@ struct DemoIdentityProviderConfig {
   std::string issuer = "urn:qaqpa:demo-idp";
   std::string kid = "demo-idp-1";
   Millis token_lifetime{15 * 60'000};
+  // The IINs POST /v1/space/demo-login will mint tokens for ("IIN:<12 digits>", valid check
+  // digit, unique). Empty: any valid IIN.
+  std::vector<std::string> citizens;
   bool operator==(const DemoIdentityProviderConfig&) const = default;
 };
 
@@ -154,6 +157,9 @@ struct SpaceSettings {
   Millis max_token_lifetime{3'600'000};  // exp - iat above this is refused
   std::vector<IdentityProviderConfig> identity_providers;
   DemoIdentityProviderConfig demo_identity_provider;
+  // The citizen's page (GET /space/): a directory of static files (absolute after load; "" =
+  // no page). Read into memory at start; restart-only.
+  std::string web_root;
   bool operator==(const SpaceSettings&) const = default;
 };
 
@@ -308,7 +314,8 @@ struct LoadResult {
 // references, duplicates are all errors) and resolves references. Blocking (file I/O).
 LoadResult loadSnapshotBlocking(const std::string& gateway_file);
 
-// RFC 3339 date-time with an explicit offset ("2026-01-01T00:00:00Z", "…+05:00").
+// RFC 3339 date-time with an explicit offset ("2026-01-01T00:00:00Z", "…+05:00"); years
+// 1900..2199 only (a system_clock time point cannot hold much more).
 std::optional<std::chrono::system_clock::time_point> parseRfc3339(std::string_view text) noexcept;
 
 // Duration syntax used in the files: "<n>ms", "<n>s", "<n>m", "<n>h", "<n>d" (e.g. "250ms").

@@ -523,6 +523,8 @@ TEST(ParseRfc3339Test, AcceptsUtcOffsetsAndFractions) {
   EXPECT_EQ(parseRfc3339("1970-01-01T00:00:00Z"), at(1970, 1, 1));
   EXPECT_EQ(parseRfc3339("1969-12-31T23:59:59Z"), at(1969, 12, 31, 23, 59, 59));
   EXPECT_EQ(parseRfc3339("2026-12-31T23:59:59Z"), at(2026, 12, 31, 23, 59, 59));
+  EXPECT_TRUE(parseRfc3339("1900-01-01T00:00:00Z"));
+  EXPECT_TRUE(parseRfc3339("2199-12-31T23:59:59Z"));
 }
 
 TEST(ParseRfc3339Test, Rejects) {
@@ -543,6 +545,10 @@ TEST(ParseRfc3339Test, Rejects) {
            "2026-13-10T00:00:00Z",       // month 13
            "2026-01-00T00:00:00Z",       // day 0
            "2026-01-01T24:00:00Z",       // hour 24
+           "9999-12-31T23:59:59Z",       // would overflow system_clock's 64-bit nanoseconds
+           "1000-01-01T00:00:00Z",       // likewise
+           "2200-01-01T00:00:00Z",       // first year outside 1900..2199
+           "1899-12-31T23:59:59Z",
            "2026-01-01T23:60:00Z",       // minute 60
            "2026-01-01T23:59:60Z",       // leap second: not representable, refused
            "2026-01-01T00:00:00.Z",      // empty fraction
