@@ -20,6 +20,7 @@ PACKAGES=(
   prometheus-cpp-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
+  chromium
 )
 
 say() { printf '\033[1m[qaqpa]\033[0m %s\n' "$*" >&2; }
@@ -33,11 +34,26 @@ deps() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # Browser tests (tests/browser): Node.js from Debian only when the machine has none.
+  command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}" >/dev/null
+  fi
+  browser_deps
+}
+
+# playwright-core for the browser tests: npm ci when node_modules is missing or was installed
+# from another package-lock.json (a stamp holds the lock's hash). It downloads no browser.
+browser_deps() {
+  local dir="$ROOT/tests/browser" sum
+  sum="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$dir/node_modules/.qaqpa-lock.sha256" 2>/dev/null)" != "$sum" ]; then
+    say "installing the browser tests' npm packages (tests/browser/package-lock.json)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$sum" >"$dir/node_modules/.qaqpa-lock.sha256"
   fi
 }
 
@@ -129,9 +145,9 @@ up() {
   cp -R "$ROOT/policies/demo" "$bundle"
   mkdir -p "$bundle/keys"
   openssl pkey -in "$keys/amgw.key" -pubout -out "$bundle/keys/amgw-demo-1.pub.pem"
-  python3 - "$bundle" "$RUN_DIR/data" "$pki" "$amgw_fp" <<'PY'
+  python3 - "$bundle" "$RUN_DIR/data" "$pki" "$amgw_fp" "$ROOT" <<'PY'
 import json, re, sys
-bundle, data_dir, pki, amgw_fp = sys.argv[1:5]
+bundle, data_dir, pki, amgw_fp, root = sys.argv[1:6]
 path = bundle + "/systems.yaml"
 text = open(path, encoding="utf-8").read()
 additions = {
@@ -161,6 +177,8 @@ if n != 2:
 # The committed file names .run/ relative to policies/demo/; the runtime copy lives elsewhere.
 run_dir = data_dir.rsplit("/", 1)[0]
 text = text.replace("../../.run/", run_dir + "/")
+# The citizen's page is served from the source tree.
+text = text.replace("../../web/", root + "/web/")
 open(path, "w", encoding="utf-8").write(text)
 PY
   "$BUILD_DIR/gateway/exe/qaqpa" --validate-config "$bundle/qaqpa.yaml"
@@ -182,6 +200,7 @@ PY
     external zone       https://127.0.0.1:8081/v1/services/{serviceId}  (mTLS)
     international zone  https://127.0.0.1:8082/v1/services/{serviceId}  (mTLS + signature)
     admin               http://127.0.0.1:9090/healthz  /readyz  /metrics
+    digital space       http://127.0.0.1:8083/space/  (the citizen's page: log in as a demo citizen)
     gateway keys        http://127.0.0.1:8080/v1/keys  (JWKS: every response is signed with them)
     journal             .run/data/journal  (one signed, hash-chained digital event per call)
     demo providers      127.0.0.1:8180 (population), :8181 (legal entities), :8182 (tax); logs in .run/

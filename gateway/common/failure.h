@@ -25,6 +25,8 @@ enum class Reason : std::uint16_t {
   InvalidPath,             // target not a /v1/services/... path or contains forbidden bytes
   MethodNotAllowed,        // param: method
   InvalidBody,             // param: the field (JSON pointer-ish) that is missing or wrong
+  InvalidQuery,            // param: the query parameter that is unknown, repeated or wrong
+  ConsentLimitReached,     // the citizen already has the maximum number of active consents
   // Identity (401)
   ClientUnknown,         // param: client system id
   ClientWrongZone,       // param: client system id
@@ -32,6 +34,22 @@ enum class Reason : std::uint16_t {
   ClientCertMismatch,    // param: client id; the TLS certificate belongs to another system
   ClientCertUnknown,     // the TLS certificate is valid but mapped to no registered system
   SignatureKeyMismatch,  // param: client id; the signature's keyid belongs to another system
+  // Citizen's Bearer token on the space listener (401 AUTH_FAILED; gateway/space/jwt.h names
+  // each refusal, docs/space.md lists them)
+  TokenMissing,
+  TokenMalformed,
+  TokenTooLarge,
+  TokenAlgRefused,
+  TokenHeaderRefused,
+  TokenIssuerUnknown,
+  TokenKeyUnknown,
+  TokenSignatureInvalid,
+  TokenClaimsInvalid,
+  TokenAudienceMismatch,
+  TokenExpired,
+  TokenNotYetValid,
+  TokenLifetimeTooLong,
+  TokenSubjectInvalid,
   // Request signature (401 SIGNATURE_INVALID; PROTOCOL.md §2)
   SignatureMissing,           // no Signature-Input/Signature and the registration requires one
   SignatureMalformed,         // unparseable, created/keyid/alg absent, a covered component is
@@ -50,6 +68,7 @@ enum class Reason : std::uint16_t {
   NoGrant,            // param: service id
   PurposeNotAllowed,  // param: purpose code
   GrantNotActive,     // param: service id; outside the grant's validity period or schedule
+  DemoCitizenUnknown,  // demo login for an IIN that is not a demo citizen
   // Consent (403 CONSENT_REQUIRED)
   ConsentMissing,   // the grant requires consent and Qaqpa-Consent is absent
   ConsentNotFound,  // no such consent for this subject and client
@@ -64,6 +83,8 @@ enum class Reason : std::uint16_t {
   // Service (404)
   ServiceUnknown,  // param: service id
   RouteUnknown,    // no such endpoint on this listener
+  EventNotFound,     // the citizen has no event with this id (someone else's included)
+  ConsentIdUnknown,  // the citizen has no consent with this id (someone else's included)
   // Provider (502/503/504)
   ProviderBadResponse,
   ProviderServerError,
@@ -75,6 +96,7 @@ enum class Reason : std::uint16_t {
   StoreUnavailable,    // a durable store is not configured, overloaded or failed
   JournalUnavailable,  // the digital event cannot be made durable (disk full, I/O error): the
                        // call fails closed (PROTOCOL.md §5, §6)
+  IndexUnavailable,    // the digital-space event index is being rebuilt; retry shortly
   InternalError,       // keep last: kReasonCount depends on it
 };
 

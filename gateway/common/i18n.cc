@@ -118,6 +118,16 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Сұрау денесінде {} өрісі жоқ немесе қате",
                "В теле запроса поле {} отсутствует или неверно",
                "Field {} of the request body is missing or invalid"}};
+    case Reason::InvalidQuery:
+      return {"INVALID_QUERY",
+              {"Сұрау жолындағы {} параметрі белгісіз, қайталанған немесе қате",
+               "Параметр {} строки запроса неизвестен, повторён или неверен",
+               "Query parameter {} is unknown, repeated or invalid"}};
+    case Reason::ConsentLimitReached:
+      return {"CONSENT_LIMIT_REACHED",
+              {"Белсенді келісімдердің ең көп саны берілген; алдымен біреуін кері қайтарып алыңыз",
+               "Выдано максимальное число действующих согласий; сначала отзовите одно из них",
+               "You already have the maximum number of active consents; revoke one first"}};
     case Reason::ClientUnknown:
       return {"CLIENT_UNKNOWN",
               {"{} клиент жүйесі тіркелмеген", "Клиентская система {} не зарегистрирована",
@@ -147,6 +157,70 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Сұрау қолтаңбасының кілті {} жүйесіне тиесілі емес",
                "Ключ подписи запроса не принадлежит системе {}",
                "The request signature's key does not belong to system {}"}};
+    case Reason::TokenMissing:
+      return {"TOKEN_MISSING",
+              {"Кіру керек: Authorization: Bearer тақырыбы жоқ",
+               "Требуется вход: нет заголовка Authorization: Bearer",
+               "Sign in first: no Authorization: Bearer header"}};
+    case Reason::TokenMalformed:
+      return {"TOKEN_MALFORMED",
+              {"Кіру токенінің пішімі қате", "Токен входа имеет неверный формат",
+               "The sign-in token is malformed"}};
+    case Reason::TokenTooLarge:
+      return {"TOKEN_TOO_LARGE",
+              {"Кіру токені тым үлкен", "Токен входа слишком велик",
+               "The sign-in token is too large"}};
+    case Reason::TokenAlgRefused:
+      return {"TOKEN_ALG_REFUSED",
+              {"Токен қабылданбайтын алгоритммен қол қойылған (тек EdDSA немесе ES256)",
+               "Токен подписан недопустимым алгоритмом (только EdDSA или ES256)",
+               "The token is signed with a refused algorithm (only EdDSA or ES256)"}};
+    case Reason::TokenHeaderRefused:
+      return {"TOKEN_HEADER_REFUSED",
+              {"Токен тақырыбында рұқсат етілмеген параметр бар",
+               "Заголовок токена содержит недопустимый параметр",
+               "The token header carries a refused parameter"}};
+    case Reason::TokenIssuerUnknown:
+      return {"TOKEN_ISSUER_UNKNOWN",
+              {"Токенді сенімді сәйкестендіру провайдері бермеген",
+               "Токен выдан не доверенным поставщиком идентификации",
+               "The token was not issued by a trusted identity provider"}};
+    case Reason::TokenKeyUnknown:
+      return {"TOKEN_KEY_UNKNOWN",
+              {"Токен провайдердің белгісіз кілтімен қол қойылған",
+               "Токен подписан неизвестным ключом поставщика",
+               "The token is signed with a key the provider does not have"}};
+    case Reason::TokenSignatureInvalid:
+      return {"TOKEN_SIGNATURE_INVALID",
+              {"Токеннің қолтаңбасы жарамсыз", "Подпись токена недействительна",
+               "The token's signature is invalid"}};
+    case Reason::TokenClaimsInvalid:
+      return {"TOKEN_CLAIMS_INVALID",
+              {"Токеннің мерзімдері (exp, iat) жоқ немесе қате",
+               "Сроки токена (exp, iat) отсутствуют или неверны",
+               "The token's times (exp, iat) are missing or invalid"}};
+    case Reason::TokenAudienceMismatch:
+      return {"TOKEN_AUDIENCE_MISMATCH",
+              {"Токен цифрлық кеңістікке арналмаған", "Токен выдан не для цифрового пространства",
+               "The token was not issued for the digital space"}};
+    case Reason::TokenExpired:
+      return {"TOKEN_EXPIRED",
+              {"Кіру мерзімі өтті; қайта кіріңіз", "Срок входа истёк; войдите снова",
+               "Your sign-in has expired; sign in again"}};
+    case Reason::TokenNotYetValid:
+      return {"TOKEN_NOT_YET_VALID",
+              {"Токен әлі жарамды емес; құрылғының сағатын тексеріңіз",
+               "Токен ещё не действителен; проверьте часы устройства",
+               "The token is not valid yet; check your device's clock"}};
+    case Reason::TokenLifetimeTooLong:
+      return {"TOKEN_LIFETIME_TOO_LONG",
+              {"Токеннің жарамдылық мерзімі рұқсат етілгеннен ұзақ",
+               "Срок действия токена длиннее допустимого",
+               "The token's lifetime is longer than allowed"}};
+    case Reason::TokenSubjectInvalid:
+      return {"TOKEN_SUBJECT_INVALID",
+              {"Токенде азаматтың дұрыс ЖСН-і жоқ", "В токене нет корректного ИИН гражданина",
+               "The token does not name a citizen by a valid IIN"}};
     case Reason::SignatureMissing:
       return {"SIGNATURE_MISSING",
               {"Бұл жүйенің сұраулары қол қойылуы тиіс: Signature-Input, Signature және "
@@ -227,6 +301,10 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"{} сервисіне рұқсат қазір әрекет етпейді (мерзімі немесе кестесі бойынша)",
                "Разрешение на сервис {} сейчас не действует (по сроку или расписанию)",
                "Access to service {} is not in effect now (validity period or schedule)"}};
+    case Reason::DemoCitizenUnknown:
+      return {"DEMO_CITIZEN_UNKNOWN",
+              {"Бұл ЖСН демо-азаматтар тізімінде жоқ", "Этого ИИН нет в списке демо-граждан",
+               "This IIN is not one of the demo citizens"}};
     case Reason::ConsentMissing:
       return {"CONSENT_MISSING",
               {"Бұл сұрауға деректер субъектісінің келісімі қажет: Qaqpa-Consent тақырыбында "
@@ -279,6 +357,14 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
       return {"ROUTE_UNKNOWN",
               {"Сұралған ресурс табылмады", "Запрошенный ресурс не найден",
                "No such endpoint on this listener"}};
+    case Reason::EventNotFound:
+      return {"EVENT_NOT_FOUND",
+              {"Сізде мұндай цифрлық оқиға жоқ", "У вас нет такого цифрового события",
+               "You have no digital event with this id"}};
+    case Reason::ConsentIdUnknown:
+      return {"CONSENT_ID_UNKNOWN",
+              {"Сізде мұндай келісім жоқ", "У вас нет такого согласия",
+               "You have no consent with this id"}};
     case Reason::ProviderBadResponse:
       return {"PROVIDER_BAD_RESPONSE",
               {"Сервис жеткізушісі жарамсыз жауап қайтарды",
@@ -320,6 +406,11 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
                "Невозможно сохранить цифровое событие, запрос не выполнен; повторите позже",
                "The digital event of this call cannot be recorded, so the call was not "
                "completed; try again later"}};
+    case Reason::IndexUnavailable:
+      return {"INDEX_UNAVAILABLE",
+              {"Оқиғалар тізімі дайындалып жатыр; бірнеше секундтан кейін қайталаңыз",
+               "Список событий готовится; повторите через несколько секунд",
+               "Your events are being prepared; try again in a few seconds"}};
     case Reason::InternalError:
       return {"INTERNAL_ERROR",
               {"Шлюзде ішкі қате орын алды", "Во шлюзе произошла внутренняя ошибка",

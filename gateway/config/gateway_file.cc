@@ -6,6 +6,7 @@
 #include <cctype>
 #include <limits>
 
+#include "gateway/common/ids.h"
 #include "gateway/config/loader.h"
 
 namespace qaqpa::config::detail {
@@ -412,8 +413,20 @@ void readSpace(Diagnostics& diag, const YAML::Node& node, const std::filesystem:
                bool demo, SpaceSettings& out) {
   MapReader map(diag, node, "space",
                 {"audience", "max_clock_skew", "max_token_lifetime", "identity_providers",
-                 "demo_identity_provider"});
+                 "demo_identity_provider", "web_root"});
   if (!map.isMap()) return;
+  if (auto v = map.optional("web_root")) {
+    if (auto text = readText(diag, *v, map.pathOf("web_root"))) {
+      const std::filesystem::path p = (base_dir / *text).lexically_normal();
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(p / "index.html", ec)) {
+        diag.error(map.pathOf("web_root"), *v,
+                   "'" + p.string() + "' is not a directory with an index.html");
+      } else {
+        out.web_root = p.string();
+      }
+    }
+  }
   if (auto v = map.optional("audience")) {
     if (auto text = readString(diag, *v, map.pathOf("audience"))) {
       if (isValidIssuer(*text)) {
@@ -543,7 +556,8 @@ void readSpace(Diagnostics& diag, const YAML::Node& node, const std::filesystem:
   if (auto v = map.optional("demo_identity_provider")) {
     DemoIdentityProviderConfig& d = out.demo_identity_provider;
     MapReader m(diag, *v, map.pathOf("demo_identity_provider"),
-                {"enabled", "private_key_file", "generate", "issuer", "kid", "token_lifetime"});
+                {"enabled", "private_key_file", "generate", "issuer", "kid", "token_lifetime",
+                 "citizens"});
     if (!m.isMap()) return;
     if (auto e = m.optional("enabled")) {
       if (auto b = readBool(diag, *e, m.pathOf("enabled"))) d.enabled = *b;
@@ -565,6 +579,25 @@ void readSpace(Diagnostics& diag, const YAML::Node& node, const std::filesystem:
     }
     readIssuer(m, d.issuer, false);
     readKid(m, d.kid, false, false);
+    if (auto c = m.optional("citizens")) {
+      if (expectSequence(diag, *c, m.pathOf("citizens"))) {
+        for (std::size_t i = 0; i < c->size(); ++i) {
+          const std::string path = indexPath(m.pathOf("citizens"), i);
+          auto text = readString(diag, (*c)[i], path);
+          if (!text) continue;
+          const auto parsed = common::parseSubject(*text);
+          if (!parsed.id || parsed.id->kind != common::SubjectKind::Iin) {
+            diag.error(path, (*c)[i],
+                       "'" + *text + "' is not IIN:<12 digits> with a valid check digit");
+          } else if (std::find(d.citizens.begin(), d.citizens.end(), parsed.id->toString()) !=
+                     d.citizens.end()) {
+            diag.error(path, (*c)[i], "duplicate demo citizen '" + *text + "'");
+          } else {
+            d.citizens.push_back(parsed.id->toString());
+          }
+        }
+      }
+    }
     if (auto t = m.optional("token_lifetime")) {
       if (auto dur =
               readDuration(diag, *t, m.pathOf("token_lifetime"), Millis{60'000}, kMaxDuration)) {

@@ -46,10 +46,15 @@
 #include "gateway/policy/policy_stage.h"
 #include "gateway/routing/routing_stage.h"
 #include "gateway/server/event_builder.h"
+#include "gateway/server/json_views.h"
 #include "gateway/server/key_files.h"
+#include "gateway/server/space_routes.h"
 #include "gateway/signing/content_digest.h"
 #include "gateway/signing/gateway_keys.h"
 #include "gateway/signing/response_signature.h"
+#include "gateway/space/demo_idp.h"
+#include "gateway/space/identity_providers.h"
+#include "gateway/space_index/journal_feed.h"
 #include "gateway/transport/session.h"
 #include "gateway/transport/tls.h"
 
@@ -82,77 +87,6 @@ class DateCache {
   char buf_[40]{};
   std::size_t len_ = 0;
 };
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return std::string(buf, n);
-}
-
-int hexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The value of `key` in a query string, percent-decoded ("" when absent or malformed).
-std::string queryParam(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    if (pair.size() > key.size() && pair.substr(0, key.size()) == key && pair[key.size()] == '=') {
-      const std::string_view raw = pair.substr(key.size() + 1);
-      std::string out;
-      for (std::size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] != '%') {
-          out.push_back(raw[i] == '+' ? ' ' : raw[i]);
-          continue;
-        }
-        if (i + 2 >= raw.size()) return {};
-        const int hi = hexDigit(raw[i + 1]);
-        const int lo = hexDigit(raw[i + 2]);
-        if (hi < 0 || lo < 0) return {};
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-      }
-      return out;
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
-boost::json::object consentJson(const consent::Consent& c,
-                                std::chrono::system_clock::time_point now) {
-  boost::json::object o;
-  o["id"] = c.id;
-  o["subject"] = c.subject.toString();
-  o["client"] = c.client;
-  boost::json::array services;
-  for (const auto& s : c.services) services.emplace_back(s);
-  o["services"] = std::move(services);
-  o["purpose"] = c.purpose;
-  o["grantedAt"] = rfc3339(c.granted_at);
-  o["expires"] = rfc3339(c.expires);
-  if (c.revoked_at) o["revokedAt"] = rfc3339(*c.revoked_at);
-  o["grantedBy"] = c.granted_by;
-  o["state"] = c.revoked_at ? "REVOKED" : now >= c.expires ? "EXPIRED" : "ACTIVE";
-  return o;
-}
-
-pipeline::Response jsonResponse(unsigned version, bhttp::status status,
-                                const boost::json::value& body) {
-  pipeline::Response res{status, version};
-  res.set(bhttp::field::content_type, "application/json");
-  res.body() = boost::json::serialize(body);
-  res.prepare_payload();
-  return res;
-}
 
 bool isServiceMethod(bhttp::verb v) {
   switch (v) {
@@ -217,7 +151,7 @@ std::string_view appendStatusName(journal::AppendStatus s) {
 }  // namespace
 
 // One worker: an io_context on its own thread and everything that serves on it.
-class Worker final : public transport::RequestHandler {
+class Worker final : public transport::RequestHandler, private SpaceHost {
  public:
   explicit Worker(Server::Impl& server);
 
@@ -234,6 +168,16 @@ class Worker final : public transport::RequestHandler {
   void finishBare(pipeline::Response& res) override;
 
  private:
+  // SpaceHost: what the space routes borrow from this worker.
+  std::shared_ptr<const config::Snapshot> currentSnapshot() override;
+  consent::ConsentStore* consentStore() override;
+  bool journaling() override;
+  asio::awaitable<bool> journalEvent(std::string event_bytes) override {
+    return journalAdminEvent(std::move(event_bytes));
+  }
+  std::string newId() override { return common::toString(ids_.nextNow()); }
+  const std::string& nodeId() override;
+
   // Journals `event_bytes` (when the journal is on and the bytes are not empty), signs the
   // response meanwhile, and releases it only once the event is durable. If the journal cannot
   // make it durable, replaces the response with a signed 503 JOURNAL_UNAVAILABLE (fail closed)
@@ -344,6 +288,10 @@ struct Server::Impl {
   // Both are fixed for the process's life (restart-only settings).
   std::shared_ptr<const signing::GatewayKeySet> keys;
   std::unique_ptr<journal::Journal> journal;
+  // The space listener's state (registry, demo provider, event index, page), made by bind()
+  // when a space listener is configured. Declared after the journal: the journal (stopped in
+  // ~Impl) feeds the index.
+  std::unique_ptr<SpaceState> space;
   bool sign_responses = false;
   std::string node_id;
   std::string jwks;  // GET /v1/keys body; {"keys":[]} when no keys are configured
@@ -413,6 +361,13 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::pair<ListenerKind, std::uint16_t>> bound_ports;
 };
+
+std::shared_ptr<const config::Snapshot> Worker::currentSnapshot() {
+  return server_.snapshot.load();
+}
+consent::ConsentStore* Worker::consentStore() { return server_.consents.get(); }
+bool Worker::journaling() { return server_.journal != nullptr; }
+const std::string& Worker::nodeId() { return server_.node_id; }
 
 Worker::Worker(Server::Impl& server)
     : server_(server),
@@ -496,11 +451,19 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
     res.body() = server_.jwks;
     res.prepare_payload();
     sign(&request, res);
-  } else if (listener == ListenerKind::Admin) {
-    // Admin handlers are not stages; a bug there must still answer, not kill the connection.
+  } else if (listener == ListenerKind::Admin || listener == ListenerKind::Space) {
+    // Admin and space handlers are not stages; a bug there must still answer, not kill the
+    // connection.
     std::exception_ptr error;
     try {
-      res = co_await handleAdmin(request);
+      if (listener == ListenerKind::Admin) {
+        res = co_await handleAdmin(request);
+      } else if (server_.space) {
+        res = co_await handleSpace(*server_.space, *this, request);
+      } else {
+        res = problem(request, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
+        code = common::StatusCode::ServiceNotFound;
+      }
     } catch (...) {
       error = std::current_exception();
     }
@@ -513,19 +476,17 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
         what = e.what();
       } catch (...) {
       }
-      common::log(common::LogLevel::Error, "admin handler failed",
-                  {{"trace", trace}, {"target", request.target()}, {"error", what}});
+      common::log(common::LogLevel::Error, "handler failed",
+                  {{"trace", trace},
+                   {"listener", config::listenerName(listener)},
+                   {"target", request.target()},
+                   {"error", what}});
       res = problem(request, common::StatusCode::Internal, common::Reason::InternalError, {}, 500);
       code = common::StatusCode::Internal;
     }
     sign(&request, res);
   } else if (auto zone = config::zoneOf(listener)) {
     res = co_await handleZone(*zone, std::move(request), peer, started, code);
-  } else {
-    // The space listener gets its API in a later issue.
-    res = problem(request, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
-    code = common::StatusCode::ServiceNotFound;
-    sign(&request, res);
   }
   finish(res, version, head);
   metrics::inc(m.requests[static_cast<int>(code)]);
@@ -1075,6 +1036,10 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
     } else {
       checks["journal"] = "off";
     }
+    if (server_.space) {
+      checks["spaceIndex"] =
+          server_.space->index ? server_.space->index->stateName() : std::string_view("off");
+    }
     res.body() = boost::json::serialize(boost::json::object{{"ready", ready}, {"checks", checks}});
   } else if (path == "/metrics") {
     res.result(bhttp::status::ok);
@@ -1190,6 +1155,7 @@ bool Server::bind(std::string& error) {
     common::log(common::LogLevel::Info, "consent store open",
                 {{"dir", dir}, {"records", std::to_string(opened.records_replayed)}});
   }
+  if (!bindSpace(*snap, error)) return false;
   for (const config::ListenerConfig& l : snap->gateway.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);
@@ -1241,6 +1207,71 @@ bool Server::bind(std::string& error) {
                  : l.tls->client_auth == config::ClientAuth::Optional ? "optional-client-cert"
                                                                       : "on"}});
   }
+  return true;
+}
+
+bool Server::bindSpace(const config::Snapshot& snap, std::string& error) {
+  const config::GatewayConfig& gc = snap.gateway;
+  const bool listening = std::any_of(gc.listeners.begin(), gc.listeners.end(),
+                                     [](const auto& l) { return l.kind == ListenerKind::Space; });
+  if (!listening) return true;
+  auto st = std::make_unique<SpaceState>();
+  if (gc.space.demo_identity_provider.enabled) {
+    st->demo = space::DemoIdentityProvider::loadBlocking(gc.space, error);
+    if (!st->demo) {
+      error = "space.demo_identity_provider: " + error;
+      return false;
+    }
+    st->demo_citizens = gc.space.demo_identity_provider.citizens;
+    common::log(common::LogLevel::Warn,
+                "DEMO identity provider on: POST /v1/space/demo-login mints citizen tokens",
+                {{"issuer", st->demo->issuer()}, {"kid", st->demo->kid()}});
+  }
+  st->registry = space::IdentityProviderRegistry::loadBlocking(gc.space, st->demo.get(), error);
+  if (!st->registry) {
+    error = "space: " + error;
+    return false;
+  }
+  if (!gc.space.web_root.empty()) {
+    st->site = StaticSite::loadBlocking(gc.space.web_root, error);
+    if (!st->site) return false;
+  }
+  if (impl_->journal) {
+    // Hand-over (memory_event_index.h): the feed is installed before any append, the rebuild
+    // reads everything up to the head the journal has now; readers get Unavailable meanwhile.
+    st->index = std::make_unique<space_index::MemoryEventIndex>();
+    st->index->markRebuilding();
+    impl_->journal->setLocatedCommitObserver(space_index::makeJournalFeed(*st->index));
+    st->files = {gc.journal.dir, gc.journal.archive_dir};
+    const std::uint64_t head = impl_->journal->head().seq;
+    asio::post(st->reads, [index = st->index.get(), files = st->files, head] {
+      const auto started = std::chrono::steady_clock::now();
+      const space_index::RebuildResult r = index->rebuildBlocking(files, head);
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+      if (!r.ok) {
+        common::log(common::LogLevel::Error,
+                    "digital-space index rebuild FAILED: citizens' event routes answer 503",
+                    {{"error", r.error}});
+        return;
+      }
+      common::log(common::LogLevel::Info, "digital-space index rebuilt",
+                  {{"through_seq", std::to_string(r.through_seq)},
+                   {"events_indexed", std::to_string(r.events_indexed)},
+                   {"segments", std::to_string(r.segments_read)},
+                   {"archived_skipped", std::to_string(r.archived_skipped)},
+                   {"ms", std::to_string(ms)}});
+    });
+  } else {
+    common::log(common::LogLevel::Warn,
+                "the journal is off: the digital space has no events to show (503)");
+  }
+  common::log(common::LogLevel::Info, "digital space ready to bind",
+              {{"issuers", std::to_string(st->registry->issuers().size())},
+               {"page", st->site ? gc.space.web_root : std::string("off")},
+               {"demo_login", st->demo ? "on" : "off"}});
+  impl_->space = std::move(st);
   return true;
 }
 

@@ -33,6 +33,10 @@ class Server {
   struct Impl;  // opaque; public only so the workers in server.cc can name it
 
  private:
+  // The space listener's state (docs/space.md): identity providers, demo login, the page, the
+  // event index fed by the journal and rebuilt from its files on the read pool. Part of bind().
+  bool bindSpace(const config::Snapshot& snap, std::string& error);
+
   std::unique_ptr<Impl> impl_;
 };
 

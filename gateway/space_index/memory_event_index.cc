@@ -211,6 +211,18 @@ FindResult MemoryEventIndex::find(std::string_view subject, std::string_view eve
   return r;
 }
 
+std::string_view MemoryEventIndex::stateName() const noexcept {
+  switch (state_.load(std::memory_order_acquire)) {
+    case State::Ready:
+      return "ready";
+    case State::Rebuilding:
+      return "rebuilding";
+    case State::Failed:
+      return "failed";
+  }
+  return "failed";
+}
+
 RebuildResult MemoryEventIndex::fail(RebuildResult r, std::string error) {
   r.ok = false;
   r.error = std::move(error);

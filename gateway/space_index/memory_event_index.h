@@ -69,6 +69,12 @@ class MemoryEventIndex final : public EventIndex {
   // written is not an error. Blocking (reads whole segments, one at a time); call it once, from
   // the blocking pool or at start; concurrent append() calls are fine.
   RebuildResult rebuildBlocking(const JournalFiles& files, std::uint64_t through_seq);
+  // Makes page() and find() answer Unavailable until rebuildBlocking() succeeds: call it before
+  // serving when the rebuild runs later on another thread (otherwise an early reader would see
+  // an empty history).
+  void markRebuilding() { state_.store(State::Rebuilding, std::memory_order_release); }
+  // "ready", "rebuilding" or "failed" (for /readyz and logs). Any thread.
+  std::string_view stateName() const noexcept;
 
   struct Stats {
     std::uint64_t entries = 0;

@@ -25,6 +25,7 @@ const std::set<Reason> kWithParam = {
     Reason::InvalidSubjectChecksum,
     Reason::InvalidServiceId,
     Reason::MethodNotAllowed,
+    Reason::InvalidQuery,
     Reason::ClientUnknown,
     Reason::ClientWrongZone,
     Reason::ServiceNotExposed,

@@ -417,7 +417,25 @@ def derive_gateway_config(cfg, policy_dir, overrides, signing_key=None, signing_
     if signing_key is not None:
         section["signing"] = {"keys": [{"kid": signing_kid, "private_key_file": signing_key,
                                         "active": True}]}
+    space = section.get("space")
+    if isinstance(space, dict):
+        # The page from the source tree; the demo identity provider's key generated in the
+        # deployment's own dir (never the demo's .run/).
+        if "web_root" in space:
+            space["web_root"] = os.path.join(source_dir(), "web", "space")
+        demo_idp = space.get("demo_identity_provider")
+        if isinstance(demo_idp, dict) and "private_key_file" in demo_idp:
+            demo_idp["private_key_file"] = os.path.join(os.path.dirname(policy_dir), "keys",
+                                                        "demo-idp.key")
+            demo_idp["generate"] = "ecdsa-p256-sha256"
     deep_merge(section, overrides)
+    # The demo identity provider exists only in demo mode (the config refuses it otherwise):
+    # deployments that turn demo mode off lose it too.
+    space = section.get("space")
+    if not section.get("demo_trust_client_header") and isinstance(space, dict):
+        demo_idp = space.get("demo_identity_provider")
+        if isinstance(demo_idp, dict):
+            demo_idp["enabled"] = False
     return cfg
 
 
@@ -561,8 +579,13 @@ class Deployment:
 
         def ready():
             try:
-                return request(self.ports["admin"], "GET", "/readyz", timeout=2).status == 200
-            except OSError:
+                r = request(self.ports["admin"], "GET", "/readyz", timeout=2)
+                if r.status != 200:
+                    return False
+                # The digital-space index is rebuilt from the journal after start; tests that
+                # read a citizen's events start once it serves.
+                return r.json().get("checks", {}).get("spaceIndex") != "rebuilding"
+            except (OSError, ValueError):
                 return False
 
         _wait_for(ready, READY_TIMEOUT_S, "gateway /readyz", self.gateway.proc, self.describe)
