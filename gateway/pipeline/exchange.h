@@ -63,6 +63,9 @@ struct Exchange {
 
   Envelope envelope;
   bool envelope_parsed = false;  // message id known: it is echoed in every response
+  // The id of this call's digital event, when it will be journaled: problems carry it as
+  // `eventId` (PROTOCOL.md §5), so a refusal can be quoted and found in the digital space.
+  std::string event_id;
 
   // Resolved by the policy stage.
   const config::System* client = nullptr;

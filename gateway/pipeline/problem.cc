@@ -25,7 +25,7 @@ constexpr std::string_view kStatusHeader = "Qaqpa-Status";
 // Status, headers and body of an RFC 9457 problem (PROTOCOL.md §5). "reason" is our documented
 // extension member: the stable machine name of the specific cause. f.internal is never used here.
 void fillProblem(Response& res, const common::Failure& f, common::Lang lang,
-                 std::string_view message_id) {
+                 std::string_view message_id, std::string_view event_id) {
   const int http_status = f.httpStatus();
   const std::string_view code = common::codeName(f.code);
 
@@ -41,6 +41,7 @@ void fillProblem(Response& res, const common::Failure& f, common::Lang lang,
   body["reason"] = common::reasonName(f.reason);
   body["detail"] = common::detail(f.reason, lang, f.param);
   if (!message_id.empty()) body["messageId"] = message_id;
+  if (!event_id.empty()) body["eventId"] = event_id;
 
   res.result(static_cast<unsigned>(http_status));
   res.set(bhttp::field::content_type, kProblemContentType);
@@ -60,7 +61,7 @@ void renderProblem(Exchange& ex, const common::Failure& f) {
   ex.status = f.code;
   const std::string message_id =
       ex.envelope_parsed ? common::toString(ex.envelope.message_id) : std::string{};
-  fillProblem(ex.response, f, ex.lang, message_id);
+  fillProblem(ex.response, f, ex.lang, message_id, ex.event_id);
   if (f.code == common::StatusCode::RateLimited) {
     ex.response.set(boost::beast::http::field::retry_after,
                     std::to_string(ex.retry_after_seconds > 0 ? ex.retry_after_seconds : 1));
@@ -69,11 +70,11 @@ void renderProblem(Exchange& ex, const common::Failure& f) {
 }
 
 Response renderBareProblem(const common::Failure& f, common::Lang lang, unsigned http_version,
-                           std::string_view message_id) {
+                           std::string_view message_id, std::string_view event_id) {
   // Keep-alive is left to the transport: it knows whether the framing can still be trusted.
   Response res;
   res.version(http_version);
-  fillProblem(res, f, lang, message_id);
+  fillProblem(res, f, lang, message_id, event_id);
   res.set(kStatusHeader, common::codeName(f.code));
   if (!message_id.empty()) res.set(kMessageIdHeader, message_id);
   return res;

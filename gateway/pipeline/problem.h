@@ -12,8 +12,9 @@ void renderProblem(Exchange& ex, const common::Failure& f);
 
 // Same, for a request that never became an Exchange (malformed HTTP, oversize): builds a whole
 // response. `message_id` may be empty.
+// `event_id`, when not empty, is the body's `eventId` (the refusal's digital event).
 Response renderBareProblem(const common::Failure& f, common::Lang lang, unsigned http_version,
-                           std::string_view message_id);
+                           std::string_view message_id, std::string_view event_id = {});
 
 // Qaqpa-Message-Id (when known), Qaqpa-Status; later issues add Qaqpa-Event-Id and the signature.
 void addGatewayHeaders(Exchange& ex);

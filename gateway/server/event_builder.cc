@@ -84,6 +84,17 @@ std::string buildCallEvent(const pipeline::Exchange& ex, const CallFacts& facts)
     for (const auto& c : ex.service->data_categories) e.add_data_categories(c);
   } else if (!ex.envelope.service_id.empty()) {
     e.mutable_service()->set_id(ex.envelope.service_id);
+    // Refused before the policy resolved it: a service the bundle knows is still named, so
+    // the citizen reads words, not an id.
+    if (const config::Service* s = ex.snapshot ? ex.snapshot->policy.findService(
+                                                     ex.envelope.service_id)
+                                               : nullptr) {
+      setText(e.mutable_service()->mutable_name(), s->name);
+      if (s->provider != nullptr) {
+        e.mutable_provider()->set_id(s->provider->id);
+        setText(e.mutable_provider()->mutable_name(), s->provider->name);
+      }
+    }
   }
   if (ex.envelope_parsed) {
     if (ex.envelope.subject) e.set_subject(ex.envelope.subject->toString());
@@ -93,6 +104,10 @@ std::string buildCallEvent(const pipeline::Exchange& ex, const CallFacts& facts)
       setText(e.mutable_purpose()->mutable_text(), ex.purpose->text);
     } else if (!ex.envelope.purpose.empty()) {
       e.mutable_purpose()->set_code(ex.envelope.purpose);
+      if (const config::Purpose* p =
+              ex.snapshot ? ex.snapshot->policy.findPurpose(ex.envelope.purpose) : nullptr) {
+        setText(e.mutable_purpose()->mutable_text(), p->text);
+      }
     }
     e.set_consent_id(ex.envelope.consent_id);
     e.set_message_id(common::toString(ex.envelope.message_id));
@@ -146,6 +161,17 @@ std::string buildConsentEvent(const ConsentChange& change) {
       setText(e.mutable_purpose()->mutable_text(), change.purpose->text);
   }
   e.set_consent_id(std::string(change.consent_id));
+  if (change.services.size() == 1) {
+    // The usual consent names one service: the citizen sees which, and whose.
+    e.mutable_service()->set_id(change.services.front());
+    if (change.service != nullptr) {
+      setText(e.mutable_service()->mutable_name(), change.service->name);
+      if (change.service->provider != nullptr) {
+        e.mutable_provider()->set_id(change.service->provider->id);
+        setText(e.mutable_provider()->mutable_name(), change.service->provider->name);
+      }
+    }
+  }
   std::string services;
   for (const auto& s : change.services) {
     if (!services.empty()) services += ',';

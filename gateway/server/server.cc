@@ -209,7 +209,8 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   asio::awaitable<pipeline::Response> handleConsents(const pipeline::Request& req,
                                                      std::string_view path, std::string_view query);
   pipeline::Response problem(const pipeline::Request& req, common::StatusCode code,
-                             common::Reason reason, std::string param = {}, int http = 0);
+                             common::Reason reason, std::string param = {}, int http = 0,
+                             std::string_view event_id = {});
   void finish(pipeline::Response& res, unsigned version, bool head);
 
   Server::Impl& server_;
@@ -517,6 +518,7 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
     ex.tls_peer = peer;
     ex.received_at = std::chrono::system_clock::now();
     ex.lang = common::parseAcceptLanguage(ex.request[bhttp::field::accept_language]);
+    if (journaling) ex.event_id = event_id;
     co_await chain_.run(ex);
     code = ex.status;
     std::string event;
@@ -540,11 +542,13 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
   if (target.starts_with("/v1/services/")) {
     reason = common::Reason::MethodNotAllowed;
     code = common::StatusCode::ValidationFailed;
-    res = problem(request, code, reason, std::string{request.method_string()}, 405);
+    res = problem(request, code, reason, std::string{request.method_string()}, 405,
+                  journaling ? std::string_view(event_id) : std::string_view());
     res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
   } else {
     code = common::StatusCode::ServiceNotFound;
-    res = problem(request, code, reason);
+    res = problem(request, code, reason, {}, 0,
+                  journaling ? std::string_view(event_id) : std::string_view());
   }
   std::string event;
   std::string response_digest;
@@ -693,6 +697,7 @@ asio::awaitable<bool> Worker::journalConsentChange(const consent::Consent& c, bo
   change.client_id = c.client;
   change.client = snap->policy.findSystem(c.client);
   change.services = c.services;
+  if (c.services.size() == 1) change.service = snap->policy.findService(c.services.front());
   change.purpose_code = c.purpose;
   change.purpose = snap->policy.findPurpose(c.purpose);
   const bool ok = co_await journalAdminEvent(buildConsentEvent(change));
@@ -834,11 +839,12 @@ asio::awaitable<pipeline::Response> Worker::handleReload(const pipeline::Request
 }
 
 pipeline::Response Worker::problem(const pipeline::Request& req, common::StatusCode code,
-                                   common::Reason reason, std::string param, int http) {
+                                   common::Reason reason, std::string param, int http,
+                                   std::string_view event_id) {
   common::Failure f{code, reason, std::move(param), {}, http};
   return pipeline::renderBareProblem(
       f, common::parseAcceptLanguage(req[bhttp::field::accept_language]), req.version(),
-      common::toString(ids_.nextNow()));
+      common::toString(ids_.nextNow()), event_id);
 }
 
 // Operator consent management (issue #3: until the citizen's digital space exists, an operator

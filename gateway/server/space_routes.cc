@@ -578,6 +578,7 @@ class SpaceRequest {
     change.client_id = c.client;
     change.client = snap->policy.findSystem(c.client);
     change.services = c.services;
+    if (c.services.size() == 1) change.service = snap->policy.findService(c.services.front());
     change.purpose_code = c.purpose;
     change.purpose = snap->policy.findPurpose(c.purpose);
     const bool ok = co_await host_.journalEvent(buildConsentEvent(change));

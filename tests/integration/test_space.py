@@ -224,6 +224,9 @@ class SpaceTest(harness.GatewayTestCase):
         self.assertEqual((denied["kind"], denied["status"], denied["client"]["id"]),
                          ("ACCESS_DENIED", "CONSENT_REQUIRED", BANK))
         self.assertEqual(denied["zone"], "EXTERNAL")
+        # the refusal quotes its event (PROTOCOL.md §5), and the event names the purpose in words
+        self.assertEqual(self.bank_a.json()["eventId"], self.bank_a.header("Qaqpa-Event-Id"))
+        self.assertEqual(set(denied["purpose"]["text"]), {"kk", "ru", "en"})
         self.assertEqual(set(denied["client"]["name"]), {"kk", "ru", "en"})
         r = self.space("GET", "/v1/space/events", self.token_a)
         self.assertEqual(r.header("Cache-Control"), "no-store")

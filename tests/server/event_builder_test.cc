@@ -141,9 +141,28 @@ TEST_F(EventBuilderTest, UnprovenClientIsRecordedAsClaimedWithoutAName) {
   pb::DigitalEvent e = parse(buildCallEvent(ex, facts()));
   EXPECT_EQ(e.client().id(), kTax);
   EXPECT_FALSE(e.client().has_name());
+  // The service and purpose the request named are the bundle's own entries: named from the
+  // registry (the citizen reads words), unlike the claimed client, which was not proven.
   EXPECT_EQ(e.service().id(), "person.byIin");
-  EXPECT_FALSE(e.has_provider());
+  EXPECT_FALSE(e.service().name().en().empty());
+  EXPECT_EQ(e.provider().id(), "KZ/GOV/240140000011/population-register");
   EXPECT_EQ(e.purpose().code(), "TAX_ADMINISTRATION");
+  EXPECT_FALSE(e.purpose().text().kk().empty());
+}
+
+TEST_F(EventBuilderTest, UnknownServiceAndPurposeAreRecordedAsSentWithoutNames) {
+  ex.client = nullptr;
+  ex.service = nullptr;
+  ex.purpose = nullptr;
+  ex.envelope.service_id = "no.suchService";
+  ex.envelope.purpose = "NO_SUCH_PURPOSE";
+  ex.failure = common::Failure{common::StatusCode::ServiceNotFound, common::Reason::ServiceUnknown};
+  ex.status = common::StatusCode::ServiceNotFound;
+  pb::DigitalEvent e = parse(buildCallEvent(ex, facts()));
+  EXPECT_EQ(e.service().id(), "no.suchService");
+  EXPECT_FALSE(e.service().has_name());
+  EXPECT_FALSE(e.has_provider());
+  EXPECT_EQ(e.purpose().code(), "NO_SUCH_PURPOSE");
   EXPECT_FALSE(e.purpose().has_text());
 }
 
@@ -194,6 +213,18 @@ TEST(EventBuilder, RefusedCallConsentAndOperatorEvents) {
   EXPECT_EQ(ce.subject(), "IIN:900101300017");
   EXPECT_EQ(ce.consent_id(), "c-1");
   EXPECT_EQ(ce.detail(), "person.byIin,tax.debtStatus");
+  EXPECT_FALSE(ce.has_service());  // two services: no single one to name
+
+  c.granted = true;
+  c.services = {"person.byIin"};
+  const auto consent_snap = snapshot();
+  c.service = consent_snap->policy.findService("person.byIin");
+  ASSERT_NE(c.service, nullptr);
+  pb::DigitalEvent one = parse(buildConsentEvent(c));
+  EXPECT_EQ(one.kind(), pb::CONSENT_GRANTED);
+  EXPECT_EQ(one.service().id(), "person.byIin");
+  EXPECT_FALSE(one.service().name().ru().empty());
+  EXPECT_EQ(one.provider().id(), "KZ/GOV/240140000011/population-register");
 
   OperatorAction a;
   a.policy_change = false;
