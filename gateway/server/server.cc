@@ -148,6 +148,18 @@ std::string_view appendStatusName(journal::AppendStatus s) {
   return "unknown";
 }
 
+// The canonical code of an answer made outside the stage chain: its Qaqpa-Status header (every
+// problem has one), else OK.
+common::StatusCode statusOf(const pipeline::Response& res) {
+  const auto it = res.find("Qaqpa-Status");
+  if (it == res.end()) return common::StatusCode::Ok;
+  for (int i = 0; i < common::kStatusCodeCount; ++i) {
+    const auto c = static_cast<common::StatusCode>(i);
+    if (common::codeName(c) == it->value()) return c;
+  }
+  return common::StatusCode::Ok;
+}
+
 }  // namespace
 
 // One worker: an io_context on its own thread and everything that serves on it.
@@ -483,8 +495,10 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
                    {"target", request.target()},
                    {"error", what}});
       res = problem(request, common::StatusCode::Internal, common::Reason::InternalError, {}, 500);
-      code = common::StatusCode::Internal;
     }
+    // Counted by the canonical code the answer carries (problems set Qaqpa-Status), so the
+    // space listener's refusals show up as AUTH_FAILED, VALIDATION_FAILED, ... in the metrics.
+    code = statusOf(res);
     sign(&request, res);
   } else if (auto zone = config::zoneOf(listener)) {
     res = co_await handleZone(*zone, std::move(request), peer, started, code);

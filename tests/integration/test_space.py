@@ -179,6 +179,18 @@ class SpaceTest(harness.GatewayTestCase):
         conn.close()
         self.assertRefused(reply, "TOKEN_MALFORMED")
 
+    def test_refusals_are_counted_by_their_code(self):
+        def count():
+            text = harness.request(self.dep.port("admin"), "GET", "/metrics").body.decode()
+            for line in text.splitlines():
+                if line.startswith('qaqpa_http_requests_total{code="AUTH_FAILED",listener="space"}'):
+                    return float(line.rsplit(" ", 1)[1])
+            return 0.0
+        before = count()
+        for _ in range(3):
+            self.space("GET", "/v1/space/events", "not-a-token")
+        self.assertEqual(count(), before + 3)
+
     def test_refusals_are_localized(self):
         kk = self.space("GET", "/v1/space/events").json()
         ru = self.space("GET", "/v1/space/events", headers={"Accept-Language": "ru"}).json()
