@@ -929,9 +929,9 @@ void JournalImpl::writeBatch(std::vector<Pending>& items, std::size_t begin, std
       metrics::observe(metrics_->fsync_seconds, std::chrono::duration<double>(t2 - t1).count());
     }
   }
-  for (std::size_t i = begin; i < end; ++i) {
-    items[i].done(AppendResult{AppendStatus::Durable, first + (i - begin)});
-  }
+  // Observers first, completions after: whoever learns that an event is durable (the caller,
+  // then the client the response goes to) can already find it through what the observers feed
+  // (the citizen's event index) — read-your-writes for the digital space.
   // observer_ is set before the first append (contract), and the queue's mutex orders that
   // before this read.
   if (observer_) {
@@ -953,6 +953,9 @@ void JournalImpl::writeBatch(std::vector<Pending>& items, std::size_t begin, std
       c.frame_size = static_cast<std::uint32_t>(e.at + e.size - e.frame);
       located_observer_(c);
     }
+  }
+  for (std::size_t i = begin; i < end; ++i) {
+    items[i].done(AppendResult{AppendStatus::Durable, first + (i - begin)});
   }
 }
 

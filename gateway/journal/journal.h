@@ -157,7 +157,9 @@ class Journal {
   virtual JournalHead head() const = 0;
   virtual void setCommitObserver(CommitObserver observer) = 0;  // before the first append
   // The same feed with each event's location; called after the CommitObserver (when both are
-  // set) for every event, in seq order. Before the first append.
+  // set) for every event, in seq order. Before the first append. Both observers of a batch run
+  // before its events' AppendCallbacks: once a caller learns an event is durable, whatever the
+  // observers feed (the citizen's event index) already has it.
   virtual void setLocatedCommitObserver(LocatedCommitObserver observer) = 0;
   virtual void stop() = 0;
 };

@@ -6,7 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -121,6 +124,35 @@ TEST_F(JournalTest, AppendsCompleteInOrderWithAGapFreeSignedChain) {
   }
   EXPECT_EQ(metricValue(metrics_, "qaqpa_journal_events_total"), 300);
   EXPECT_EQ(metricValue(metrics_, "qaqpa_journal_healthy"), 1);
+}
+
+// Read-your-writes for the digital space: when an append completes, both observers (which feed
+// the citizen's index) have already seen that event.
+TEST_F(JournalTest, ObserversSeeAnEventBeforeItsAppendCompletes) {
+  auto j = openOk(options());
+  ASSERT_TRUE(j);
+  std::atomic<std::uint64_t> plain{0};
+  std::atomic<std::uint64_t> located{0};
+  j->setCommitObserver([&](std::uint64_t seq, std::string_view) { plain.store(seq); });
+  j->setLocatedCommitObserver([&](const CommittedEvent& e) { located.store(e.seq); });
+  std::mutex mu;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> lagging;  // (seq, what an observer had)
+  Collector c;
+  for (int i = 0; i < 200; ++i) {
+    j->append(makeEvent("e-" + std::to_string(i)), [&, cb = c.callback()](const AppendResult& r) {
+      const std::uint64_t seen = std::min(plain.load(), located.load());
+      if (r.ok() && seen < r.seq) {
+        std::lock_guard lock(mu);
+        lagging.emplace_back(r.seq, seen);
+      }
+      cb(r);
+    });
+  }
+  const auto results = c.wait(200);
+  for (const auto& r : results) ASSERT_EQ(r.status, AppendStatus::Durable);
+  j->stop();
+  EXPECT_TRUE(lagging.empty()) << "seq " << lagging.front().first << " completed when the "
+                               << "observers had seen only up to " << lagging.front().second;
 }
 
 TEST_F(JournalTest, LocatedObserverPointsAtEachEventsFrameAcrossRotations) {
