@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -147,7 +149,6 @@ struct Request {
   RedisClient::Impl* impl;
   std::shared_ptr<Call> call;
   std::size_t index;
-  std::chrono::steady_clock::time_point sent;
 };
 
 // The privdata of a handshake command (AUTH, SELECT, PING).
@@ -166,18 +167,60 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
         metrics(m ? *m : kNoMetrics),
         connect_timer(executor),
         reconnect_timer(executor),
+        resolver(executor),
         rng(std::random_device{}()) {}
 
   ~Impl() { shutdown(); }
 
   // --- connection lifecycle -------------------------------------------------------------------
 
+  // One attempt: [resolve] → connect(2) → AUTH/SELECT/PING, all under connect_timeout.
   void connect() {
     if (stopping || ac != nullptr) return;
     const std::uint64_t g = ++gen;
     setState(RedisState::Connecting);
+    connect_timer.expires_after(settings.connect_timeout);
+    connect_timer.async_wait([w = weak_from_this(), g](const boost::system::error_code& e) {
+      if (e) return;
+      auto self = w.lock();
+      if (!self || self->gen != g || self->state != RedisState::Connecting) return;
+      self->attempt_error = "connect/handshake deadline";
+      if (self->ac != nullptr) {
+        self->teardown(g);
+      } else {
+        self->resolver.cancel();  // its handler reports the failed attempt
+      }
+    });
+    boost::system::error_code not_numeric;
+    (void)asio::ip::make_address(settings.host, not_numeric);
+    if (!settings.unix_path.empty() || !not_numeric) {
+      connectTo(g, settings.host);
+      return;
+    }
+    // hiredis would call getaddrinfo on this thread; Asio's resolver runs it on its own thread.
+    resolver.async_resolve(
+        settings.host, std::to_string(settings.port),
+        [w = weak_from_this(), g](const boost::system::error_code& e,
+                                  const asio::ip::tcp::resolver::results_type& results) {
+          auto self = w.lock();
+          if (!self || self->stopping || self->gen != g || self->ac != nullptr) return;
+          if (e || results.empty()) {
+            self->connect_timer.cancel();
+            self->attemptFailed(self->attempt_error.empty()
+                                    ? "resolve " + self->settings.host + ": " + e.message()
+                                    : self->attempt_error);
+            return;
+          }
+          // One address per attempt, in turn: a name with a dead address still gets through.
+          auto it = results.begin();
+          std::advance(it, static_cast<std::ptrdiff_t>(self->backoff_attempt % results.size()));
+          self->connectTo(g, it->endpoint().address().to_string());
+        });
+  }
+
+  void connectTo(std::uint64_t g, const std::string& address) {
     redisAsyncContext* c = settings.unix_path.empty()
-                               ? redisAsyncConnect(settings.host.c_str(), settings.port)
+                               ? redisAsyncConnect(address.c_str(), settings.port)
                                : redisAsyncConnectUnix(settings.unix_path.c_str());
     if (c == nullptr) {
       attemptFailed("out of memory");
@@ -208,15 +251,6 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     c->ev.cleanup = &Link::cleanup;
     // Arms the first write wait: connect(2) completion shows as writability.
     redisAsyncSetConnectCallback(c, &Impl::onConnect);
-
-    connect_timer.expires_after(settings.connect_timeout);
-    connect_timer.async_wait([w = weak_from_this(), g](const boost::system::error_code& e) {
-      if (e) return;
-      auto self = w.lock();
-      if (!self || self->gen != g || self->state != RedisState::Connecting) return;
-      self->attempt_error = "connect/handshake deadline";
-      self->teardown(g);
-    });
   }
 
   static void onConnect(const redisAsyncContext* c, int status) {
@@ -309,6 +343,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void attemptFailed(const std::string& why) {
+    connect_timer.cancel();
     metrics::inc(metrics.connect_failures);
     // Logged once per outage (and every 100th attempt), not once per backoff step.
     if (failure_streak++ % 100 == 0) {
@@ -347,6 +382,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   void shutdown() {
     stopping = true;
     connect_timer.cancel();
+    resolver.cancel();
     reconnect_timer.cancel();
     if (ac != nullptr) teardown(gen);
     setState(RedisState::Down);
@@ -407,9 +443,8 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     if (in_flight + n > settings.max_in_flight) {
       return refuse(RedisErrc::Overloaded, metrics.overloaded);
     }
-    const auto now = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < n; ++i) {
-      auto* req = new Request{this, call, i, now};
+      auto* req = new Request{this, call, i};
       if (commandArgv(argv_at(i), &Impl::onReply, req)) {
         ++in_flight;
       } else {
@@ -467,6 +502,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   const RedisMetrics& metrics;
   asio::steady_timer connect_timer;
   asio::steady_timer reconnect_timer;
+  asio::ip::tcp::resolver resolver;
   std::minstd_rand rng;
 
   redisAsyncContext* ac = nullptr;  // current context, null when none

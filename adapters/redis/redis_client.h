@@ -65,13 +65,13 @@ struct RedisMetrics {
 };
 
 struct RedisSettings {
-  std::string host = "127.0.0.1";  // numeric address or name (hiredis resolves: prefer numeric)
+  std::string host = "127.0.0.1";  // address or name (names resolved off the worker, per attempt)
   std::uint16_t port = 6379;
   std::string unix_path;      // when not empty, connect to this socket; host and port unused
   std::string username;       // Redis 6+ ACL user; empty: "AUTH <password>"
   std::string password_file;  // empty: no AUTH; else the file's content minus trailing newline
   int db = 0;                 // SELECT db when not 0
-  std::chrono::milliseconds connect_timeout{1000};  // connect(2) + AUTH + SELECT + PING
+  std::chrono::milliseconds connect_timeout{1000};  // resolve + connect(2) + AUTH/SELECT/PING
   std::chrono::milliseconds reconnect_backoff_initial{100};
   std::chrono::milliseconds reconnect_backoff_max{5000};
   std::size_t max_in_flight = 4096;  // commands awaiting an answer, incl. timed-out ones

@@ -482,6 +482,22 @@ TEST_F(RedisClientTest, UnixSocket) {
   });
 }
 
+// A host name is resolved by Asio's resolver (not by hiredis on the worker); localhost may list
+// ::1 first while the server listens on 127.0.0.1 only: the addresses are tried in turn.
+TEST_F(RedisClientTest, ResolvesHostNames) {
+  RedisServerProcess server;
+  ASSERT_TRUE(server.start());
+  RedisSettings s = tcpSettings(server);
+  s.host = "localhost";
+  auto client = make(s);
+  client->start();
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client->waitConnected(in(5s)));
+    RedisReply ping = co_await client->exec(in(2s), "PING");
+    EXPECT_TRUE(ping.ok());
+  });
+}
+
 TEST_F(RedisClientTest, EvalShaFallsBackToEvalAfterScriptFlush) {
   RedisServerProcess server;
   ASSERT_TRUE(server.start());
