@@ -14,7 +14,7 @@ JOBS="${QAQPA_JOBS:-$(nproc)}"
 RUN_DIR="$ROOT/.run"
 
 PACKAGES=(
-  g++ cmake ninja-build ccache pkg-config git curl python3 python3-cryptography
+  g++ cmake ninja-build ccache pkg-config git curl python3 python3-cryptography python3-yaml
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl libprotobuf-dev protobuf-compiler libhiredis-dev
   prometheus-cpp-dev libyaml-cpp-dev

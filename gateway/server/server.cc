@@ -214,8 +214,9 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   // The CONSENT_GRANTED / CONSENT_REVOKED event of an operator's change (Art. 20 p.4, §6). The
   // change is already durable in the consent store; a journal failure is answered 503 so the
   // operator knows the record is incomplete (and logged).
+  // `event_id` receives the event's id (empty when the journal is off).
   asio::awaitable<bool> journalConsentChange(const consent::Consent& c, bool granted,
-                                             std::string_view actor);
+                                             std::string_view actor, std::string& event_id);
   asio::awaitable<pipeline::Response> handleAdmin(const pipeline::Request& req);
   asio::awaitable<pipeline::Response> handleReload(const pipeline::Request& req);
   asio::awaitable<pipeline::Response> handleConsents(const pipeline::Request& req,
@@ -694,10 +695,11 @@ void Worker::finishBare(pipeline::Response& res) {
 }
 
 asio::awaitable<bool> Worker::journalConsentChange(const consent::Consent& c, bool granted,
-                                                   std::string_view actor) {
+                                                   std::string_view actor,
+                                                   std::string& event_id) {
   if (server_.journal == nullptr) co_return true;
   auto snap = server_.snapshot.load();
-  const std::string event_id = common::toString(ids_.nextNow());
+  event_id = common::toString(ids_.nextNow());
   const std::string subject = c.subject.toString();
   ConsentChange change;
   change.granted = granted;
@@ -955,13 +957,15 @@ asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Reque
     consent::GrantResult g = co_await store->grant(std::move(r));
     switch (g.status) {
       case consent::GrantStatus::Granted: {
-        if (!co_await journalConsentChange(*g.consent, true, g.consent->granted_by)) {
+        std::string event_id;
+        if (!co_await journalConsentChange(*g.consent, true, g.consent->granted_by, event_id)) {
           co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {},
                             503);
         }
         auto res =
             jsonResponse(req.version(), bhttp::status::created, consentJson(*g.consent, now));
         res.set(bhttp::field::location, "/admin/consents/" + g.consent->id);
+        if (!event_id.empty()) res.set(kEventIdHeader, event_id);
         common::log(common::LogLevel::Info, "consent granted by operator",
                     {{"consent", g.consent->id}, {"by", g.consent->granted_by}});
         co_return res;
@@ -980,19 +984,23 @@ asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Reque
     if (!subject)
       co_return problem(req, StatusCode::ValidationFailed, Reason::InvalidBody, "subject");
     consent::RevokeResult r = co_await store->revoke(id, *subject);
+    std::string event_id;
     switch (r.status) {
       case consent::RevokeStatus::Revoked:
-        if (!co_await journalConsentChange(*r.consent, false, "admin")) {
+        if (!co_await journalConsentChange(*r.consent, false, "admin", event_id)) {
           co_return problem(req, StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {},
                             503);
         }
         [[fallthrough]];
-      case consent::RevokeStatus::AlreadyRevoked:
+      case consent::RevokeStatus::AlreadyRevoked: {
         common::log(common::LogLevel::Info, "consent revoked by operator", {{"consent", id}});
-        co_return jsonResponse(req.version(), bhttp::status::ok, consentJson(*r.consent, now));
+        auto res = jsonResponse(req.version(), bhttp::status::ok, consentJson(*r.consent, now));
+        if (!event_id.empty()) res.set(kEventIdHeader, event_id);
+        co_return res;
+      }
       case consent::RevokeStatus::NotFound:
       case consent::RevokeStatus::NotOwner:
-        co_return problem(req, StatusCode::ServiceNotFound, Reason::RouteUnknown, {}, 404);
+        co_return problem(req, StatusCode::ServiceNotFound, Reason::ConsentIdUnknown, {}, 404);
       default:
         co_return problem(req, StatusCode::ProviderUnavailable, Reason::StoreUnavailable, {}, 503);
     }

@@ -52,6 +52,8 @@ class ConsentTest(harness.GatewayTestCase):
         self.assertEqual(r.json()["iin"], CITIZENS[0])
         revoked = self.admin("DELETE", f"/admin/consents/{c['id']}?subject={CITIZEN}")
         self.assertEqual(revoked.status, 200, revoked)
+        # the revocation's CONSENT_REVOKED event is named, like every journaled answer
+        self.assertRegex(revoked.header("Qaqpa-Event-Id") or "", r"^[0-9a-f-]{36}$", revoked)
         self.assertEqual(revoked.json()["state"], "REVOKED")
         # the very next request, on any worker
         for _ in range(4):
@@ -104,8 +106,9 @@ class ConsentTest(harness.GatewayTestCase):
             "subject": CITIZEN, "client": BANK, "services": ["person.byIin"],
             "purpose": "CREDIT_SCORING", "expires": "2020-01-01T00:00:00Z", "operator": "op"})
         self.assertProblem(past, 400, "VALIDATION_FAILED")
-        self.assertEqual(self.admin("DELETE", f"/admin/consents/{c['id']}?subject={CITIZEN}").status,
-                         404, "a consent is revoked only by naming its own subject")
+        wrong = self.admin("DELETE", f"/admin/consents/{c['id']}?subject={CITIZEN}")
+        self.assertEqual(wrong.status, 404, "a consent is revoked only by naming its own subject")
+        self.assertEqual(wrong.json()["reason"], "CONSENT_ID_UNKNOWN")
         self.assertProblem(self.admin("POST", "/admin/consents", None), 400, "VALIDATION_FAILED")
 
 
