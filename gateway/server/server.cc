@@ -500,6 +500,7 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
     // Counted by the canonical code the answer carries (problems set Qaqpa-Status), so the
     // space listener's refusals show up as AUTH_FAILED, VALIDATION_FAILED, ... in the metrics.
     code = statusOf(res);
+    if (res.find("Qaqpa-Status") == res.end()) res.set("Qaqpa-Status", common::codeName(code));
     sign(&request, res);
   } else if (auto zone = config::zoneOf(listener)) {
     res = co_await handleZone(*zone, std::move(request), peer, started, code);

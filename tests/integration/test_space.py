@@ -241,6 +241,7 @@ class SpaceTest(harness.GatewayTestCase):
         self.assertEqual(set(denied["purpose"]["text"]), {"kk", "ru", "en"})
         self.assertEqual(set(denied["client"]["name"]), {"kk", "ru", "en"})
         r = self.space("GET", "/v1/space/events", self.token_a)
+        self.assertEqual(r.header("Qaqpa-Status"), "OK")
         self.assertEqual(r.header("Cache-Control"), "no-store")
         self.assertEqual(r.header("X-Content-Type-Options"), "nosniff")
         self.assertTrue(r.header("Signature"), r)
