@@ -73,8 +73,8 @@ function assertConsentRequired(r, reason) {
   assert.equal(r.code, 'CONSENT_REQUIRED', r.what);
   const body = JSON.parse(r.text);
   assert.equal(body.code, 'CONSENT_REQUIRED', r.what);
-  // PROTOCOL.md §5's example carries eventId in the problem; where it is sent it must match.
-  if (body.eventId !== undefined) assert.equal(body.eventId, r.eventId, `problem eventId = Qaqpa-Event-Id — ${r.what}`);
+  // PROTOCOL.md §5: the problem quotes the refusal's digital event.
+  assert.equal(body.eventId, r.eventId, `problem eventId = Qaqpa-Event-Id — ${r.what}`);
   if (reason) assert.equal(body.reason, reason, r.what);
 }
 
