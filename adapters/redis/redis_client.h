@@ -5,11 +5,12 @@
 // executor's io_context (one client per worker); no method is thread-safe and none blocks, except
 // createBlocking (reads the password file). The io_context must outlive the client.
 //
-// Connection: TCP host:port or a unix socket path. On every (re)connect the client sends
-// AUTH (when a password file is configured), SELECT (when db != 0) and PING, and is Connected only
-// when all three answered without error, within connect_timeout of the connect(2) start. On any
-// failure or loss it goes Down and reconnects after an exponential backoff with jitter, bounded by
-// reconnect_backoff_max, until stop() or destruction.
+// Connection: TCP host:port (a name is resolved by Asio's resolver, off the worker) or a unix
+// socket path. On every (re)connect the client sends AUTH (when a password file is configured),
+// SELECT (when db != 0) and PING, and is Connected only when all answered without error, within
+// connect_timeout of the attempt's start. On any failure or loss it goes Down and reconnects after
+// an exponential backoff with jitter, bounded by reconnect_backoff_max, until stop() or
+// destruction. hiredis writes with write(2): the process must ignore SIGPIPE.
 //
 // Commands: every call has a deadline and completes exactly once, never throws:
 //   errc Ok           the server answered; value holds the answer (which may be an error reply)

@@ -78,6 +78,10 @@ struct TestMetrics {
 
 class RedisClientTest : public ::testing::Test {
  protected:
+  // hiredis writes with write(2): a server gone mid-write raises SIGPIPE. The gateway ignores it
+  // (gateway/exe/main.cc); so must every process using the client.
+  static void SetUpTestSuite() { ::signal(SIGPIPE, SIG_IGN); }
+
   RedisSettings tcpSettings(const RedisServerProcess& s) {
     RedisSettings r;
     r.host = "127.0.0.1";
@@ -365,6 +369,38 @@ TEST_F(RedisClientTest, ServerKilledMidCommandThenReconnects) {
   EXPECT_EQ(seen[1], RedisState::Connected);
   EXPECT_EQ(seen[2], RedisState::Down);
   EXPECT_EQ(seen.back(), RedisState::Connected);
+}
+
+// The server stops reading (DEBUG SLEEP) while 32 MiB are being written, then dies: hiredis
+// finds the error in redisAsyncHandleWrite or HandleRead and frees its context there.
+TEST_F(RedisClientTest, ServerKilledDuringALargeWrite) {
+  RedisServerProcess server;
+  ASSERT_TRUE(server.start());
+  auto client = make(tcpSettings(server));
+  client->start();
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client->waitConnected(in(5s)));
+    const std::string huge(32u << 20, 'h');
+    std::optional<std::vector<RedisReply>> got;
+    asio::co_spawn(
+        ioc_,
+        [&]() -> asio::awaitable<void> {
+          std::vector<RedisArgv> b = {{"DEBUG", "SLEEP", "2"}, {"SET", "huge", huge}};
+          got = co_await client->execBatch(b, in(20s));
+        },
+        asio::detached);
+    EXPECT_TRUE(co_await waitFor([&] { return client->inFlight() == 2; }));
+    server.kill();
+    EXPECT_TRUE(co_await waitFor([&] { return got.has_value(); }));
+    if (got) {
+      for (auto& r : *got) EXPECT_EQ(r.errc, RedisErrc::Disconnected);
+    }
+    EXPECT_TRUE(server.start());
+    EXPECT_TRUE(co_await client->waitConnected(in(10s)));
+    RedisReply ping = co_await client->exec(in(2s), "PING");
+    EXPECT_TRUE(ping.ok());
+  });
+  EXPECT_EQ(client->inFlight(), 0u);
 }
 
 // The server closes the connection right after answering (CLIENT KILL of itself, then QUIT):
