@@ -29,6 +29,7 @@ namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 const RedisMetrics kNoMetrics{};
+constexpr std::chrono::seconds kWarnInterval{10};
 
 RedisValue copyReply(const redisReply& r) {
   RedisValue v;
@@ -178,6 +179,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   void connect() {
     if (stopping || ac != nullptr) return;
     const std::uint64_t g = ++gen;
+    handshake_failed = false;
     setState(RedisState::Connecting);
     connect_timer.expires_after(settings.connect_timeout);
     connect_timer.async_wait([w = weak_from_this(), g](const boost::system::error_code& e) {
@@ -293,7 +295,9 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     const auto* reply = static_cast<const redisReply*>(r);
     if (reply->type == REDIS_REPLY_ERROR) {
       // A wrong password, unknown db or LOADING: not usable; drop it and retry with backoff.
-      // Not freed here (inside hiredis's callback loop) but from a posted handler.
+      // Not freed here (inside hiredis's callback loop) but from a posted handler — so the
+      // answers after it, read in the same batch, must not make the connection usable.
+      self.handshake_failed = true;
       if (self.attempt_error.empty()) {
         self.attempt_error = std::string(step->what) + " refused: " +
                              std::string(reply->str, std::min<std::size_t>(reply->len, 200));
@@ -303,7 +307,9 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
       });
       return;
     }
-    if (step->last && self.state == RedisState::Connecting) self.becomeConnected();
+    if (step->last && !self.handshake_failed && self.state == RedisState::Connecting) {
+      self.becomeConnected();
+    }
   }
 
   void becomeConnected() {
@@ -333,8 +339,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     if (state == RedisState::Connected) {
       metrics::inc(metrics.connections_lost);
       lost_logged = true;
-      common::log(LogLevel::Warn, "redis connection lost",
-                  {{"endpoint", endpoint()}, {"error", why}});
+      warn("redis connection lost", why);
       setState(RedisState::Down);
       scheduleReconnect();
     } else {
@@ -346,10 +351,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     connect_timer.cancel();
     metrics::inc(metrics.connect_failures);
     // Logged once per outage (and every 100th attempt), not once per backoff step.
-    if (failure_streak++ % 100 == 0) {
-      common::log(LogLevel::Warn, "redis connect failed",
-                  {{"endpoint", endpoint()}, {"error", why}});
-    }
+    if (failure_streak++ % 100 == 0) warn("redis connect failed", why);
     attempt_error.clear();
     setState(RedisState::Down);
     scheduleReconnect();
@@ -399,6 +401,20 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
         if (auto self = w.lock(); self && self->listener) self->listener(s);
       });
     }
+  }
+
+  // At most one warning per 10 s per client: a flapping server must not flood the log.
+  void warn(std::string_view msg, const std::string& why) {
+    const auto now = std::chrono::steady_clock::now();
+    if (last_warn != std::chrono::steady_clock::time_point{} && now - last_warn < kWarnInterval) {
+      ++suppressed_warns;
+      return;
+    }
+    last_warn = now;
+    const std::string suppressed = std::to_string(suppressed_warns);
+    suppressed_warns = 0;
+    common::log(LogLevel::Warn, msg,
+                {{"endpoint", endpoint()}, {"error", why}, {"suppressed", suppressed}});
   }
 
   void wakeWaiters() {
@@ -513,6 +529,9 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   bool stopping = false;
   bool ever_connected = false;
   bool lost_logged = false;
+  bool handshake_failed = false;  // a handshake step of the current attempt answered an error
+  std::chrono::steady_clock::time_point last_warn{};
+  unsigned suppressed_warns = 0;
   unsigned backoff_attempt = 0;
   unsigned failure_streak = 0;
   std::string attempt_error;  // why the current attempt is being abandoned, for the log

@@ -499,6 +499,54 @@ TEST_F(RedisClientTest, AuthWithPasswordFile) {
   EXPECT_EQ(error.find("s3cr3t"), std::string::npos);
 }
 
+TEST_F(RedisClientTest, SelectOfAMissingDbFailsTheHandshake) {
+  RedisServerProcess server;
+  ASSERT_TRUE(server.start());
+  RedisSettings s = tcpSettings(server);
+  s.db = 99;  // redis-server has 16 databases by default
+  auto client = make(s);
+  client->start();
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await waitFor([&] { return metrics_.m.connect_failures->Value() >= 2; }));
+    EXPECT_NE(client->state(), RedisState::Connected);
+  });
+  // The PING answered after the refused SELECT (same read) must not make it usable, not even
+  // briefly (it did before handshake_failed existed: Connected, then "lost", in a loop).
+  EXPECT_EQ(TestMetrics::v(metrics_.m.connections_lost), 0.0);
+  EXPECT_EQ(metrics_.m.command_seconds->Collect().histogram.sample_count, 0u);
+  EXPECT_EQ(metrics_.m.connected->Value(), 0.0);
+}
+
+TEST_F(RedisClientTest, StopIsFinal) {
+  RedisServerProcess server;
+  ASSERT_TRUE(server.start());
+  auto client = make(tcpSettings(server));
+  client->start();
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client->waitConnected(in(5s)));
+    std::optional<RedisReply> pending;
+    asio::co_spawn(
+        ioc_,
+        [&]() -> asio::awaitable<void> {
+          pending = co_await client->exec(in(20s), "BLPOP", "never", "0");
+        },
+        asio::detached);
+    EXPECT_TRUE(co_await waitFor([&] { return client->inFlight() == 1; }));
+    client->stop();
+    EXPECT_EQ(client->state(), RedisState::Down);
+    EXPECT_TRUE(co_await waitFor([&] { return pending.has_value(); }));
+    if (pending) {
+      EXPECT_EQ(pending->errc, RedisErrc::Disconnected);
+    }
+    EXPECT_FALSE(co_await client->waitConnected(in(5s)));  // at once: stopped
+    client->start();                                       // does nothing after stop()
+    RedisReply r = co_await client->exec(in(1s), "PING");
+    EXPECT_EQ(r.errc, RedisErrc::Disconnected);
+  });
+  EXPECT_EQ(client->state(), RedisState::Down);
+  EXPECT_EQ(TestMetrics::v(metrics_.m.connections_lost), 0.0);  // a stop is not a loss
+}
+
 TEST_F(RedisClientTest, UnixSocket) {
   RedisServerProcess server({.unix_socket = true});
   ASSERT_TRUE(server.start());
