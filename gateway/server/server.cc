@@ -1098,6 +1098,10 @@ Server::~Server() {
   // The consent writer posts completions to worker io_contexts: join it before they go away.
   impl_->policy_context.consents = nullptr;
   impl_->consents.reset();
+  // So does the space read pool (SpaceRequest::offWorker resumes on a worker): join it before the
+  // workers' io_contexts go away with Impl (a forced stop with reads in flight was a
+  // use-after-free under ASan).
+  if (impl_->space) impl_->space->reads.join();
 }
 
 bool Server::bind(std::string& error) {

@@ -81,6 +81,11 @@ bool timestampMicros(std::string_view msg, std::int64_t& out) {
     if (number == 1) seconds = static_cast<std::int64_t>(v);
     if (number == 2) nanos = static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
   }
+  // protobuf's Timestamp range (years 0001..9999): anything outside cannot be a real event and
+  // would overflow the microseconds below.
+  constexpr std::int64_t kMinSeconds = -62135596800;
+  constexpr std::int64_t kMaxSeconds = 253402300799;
+  if (seconds < kMinSeconds || seconds > kMaxSeconds) return false;
   out = seconds * 1000000 + nanos / 1000;
   return true;
 }
