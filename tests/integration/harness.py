@@ -625,6 +625,11 @@ class Deployment:
         for s in self._sockets:
             s.close()
         self._sockets = []
+        # A sanitized build reports memory errors and UB into the gateway's log, often only at
+        # shutdown: that fails the test, whatever the test itself asserted.
+        sanitizer = self.sanitizer_reports()
+        if sanitizer:
+            self.failed = True
         if self.failed:
             sys.stderr.write("\n" + self.describe() + "\n")
             sys.stderr.flush()
@@ -632,7 +637,21 @@ class Deployment:
             sys.stderr.write(f"[harness] kept {self.tmp}\n")
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if sanitizer:
+            raise AssertionError(f"sanitizer report in the gateway log of {self.name}:\n"
+                                 + "\n".join(sanitizer[:20]))
         return codes
+
+    def sanitizer_reports(self):
+        if self.gateway is None:
+            return []
+        try:
+            with open(self.gateway.log_path, encoding="utf-8", errors="replace") as f:
+                return [line.rstrip("\n") for line in f
+                        if "AddressSanitizer" in line or "LeakSanitizer" in line
+                        or "runtime error:" in line or "ThreadSanitizer" in line]
+        except OSError:
+            return []
 
     # -- calls ----------------------------------------------------------------------------------
 
