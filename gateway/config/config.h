@@ -163,6 +163,24 @@ struct SpaceSettings {
   bool operator==(const SpaceSettings&) const = default;
 };
 
+// Redis (issue #6): one connection per worker, shared state across replicas. Absent from the
+// file = no Redis; everything keeps working on the embedded stores. Restart-only. Mapped by the
+// server onto adapters/redis RedisSettings.
+struct RedisConfig {
+  std::string host;  // TCP: IP literal or DNS name ("host:port"); empty with unix_path
+  std::uint16_t port = 0;
+  std::string unix_path;      // "unix:<path>": absolute (relative resolves against the file)
+  std::string username;       // Redis 6+ ACL user (needs password_file); empty = AUTH <password>
+  std::string password_file;  // absolute; must exist; empty = no AUTH; never logged
+  int db = 0;                 // 0..15
+  Millis connect_timeout{1'000};     // resolve + connect + AUTH/SELECT/PING of one attempt
+  Millis command_timeout{250};       // default deadline of one command or pipeline (later users)
+  std::size_t max_in_flight = 4096;  // per worker connection
+  Millis reconnect_initial{100};     // backoff after a failure, doubled up to reconnect_max
+  Millis reconnect_max{5'000};
+  bool operator==(const RedisConfig&) const = default;
+};
+
 struct GatewayConfig {
   std::string node_id;
   unsigned workers = 0;  // 0 = hardware concurrency
@@ -180,6 +198,7 @@ struct GatewayConfig {
   SigningSettings signing;
   JournalSettings journal;
   SpaceSettings space;
+  std::optional<RedisConfig> redis;  // absent = no Redis
 };
 
 struct System;

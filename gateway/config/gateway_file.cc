@@ -621,6 +621,141 @@ void readSpace(Diagnostics& diag, const YAML::Node& node, const std::filesystem:
   }
 }
 
+// A DNS name or IPv4 literal for redis.address: [A-Za-z0-9.-], 1..253, labels not starting or
+// ending with '-' and not empty.
+bool isValidHostName(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  std::size_t label = 0;
+  char prev = '.';
+  for (char c : host) {
+    if (c == '.') {
+      if (label == 0 || prev == '-') return false;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-') {
+      if (label == 0 && c == '-') return false;
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+    prev = c;
+  }
+  return label > 0 && prev != '-';
+}
+
+// "host:port", "[v6]:port" or "unix:<path>" into `out`; on failure returns the reason.
+std::optional<std::string> parseRedisAddress(const std::string& text,
+                                             const std::filesystem::path& base_dir,
+                                             RedisConfig& out) {
+  constexpr std::string_view kUnix = "unix:";
+  if (text.starts_with(kUnix)) {
+    const std::string rest = text.substr(kUnix.size());
+    if (rest.empty()) return "expected unix:<socket path>";
+    const std::string p = (base_dir / rest).lexically_normal().string();
+    // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+    if (p.size() > 107) {
+      return "socket path '" + p + "' is " + std::to_string(p.size()) +
+             " bytes; a unix socket path may have at most 107";
+    }
+    out.unix_path = p;
+    return std::nullopt;
+  }
+  std::string host;
+  std::string port;
+  if (text.starts_with("[")) {
+    const auto close = text.find("]:");
+    if (close == std::string::npos) return "expected [IPv6 address]:port";
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    bool wildcard = false;
+    if (host.find(':') == std::string::npos || !isIpLiteral(host, wildcard)) {
+      return "'" + host + "' is not an IPv6 address";
+    }
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return "expected host:port or unix:<socket path>";
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      return "write an IPv6 address in brackets: [" + host + "]:" + port;
+    }
+    if (!isValidHostName(host)) return "'" + host + "' is not a valid host name or address";
+  }
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoul(port) == 0 || std::stoul(port) > 65535) {
+    return "port '" + port + "' is not in 1..65535";
+  }
+  out.host = host;
+  out.port = static_cast<std::uint16_t>(std::stoul(port));
+  return std::nullopt;
+}
+
+// The `redis:` section (issue #6). Only read when present: its absence means no Redis.
+void readRedis(Diagnostics& diag, const YAML::Node& node, const std::filesystem::path& base_dir,
+               std::optional<RedisConfig>& result) {
+  MapReader map(diag, node, "redis",
+                {"address", "password_file", "username", "db", "connect_timeout", "command_timeout",
+                 "max_in_flight", "reconnect_initial", "reconnect_max"});
+  if (!map.isMap()) return;
+  RedisConfig out;
+  if (auto v = map.required("address")) {
+    if (auto text = readText(diag, *v, map.pathOf("address"))) {
+      if (auto why = parseRedisAddress(*text, base_dir, out)) {
+        diag.error(map.pathOf("address"), *v, *why);
+      }
+    }
+  }
+  if (auto v = map.optional("password_file")) {
+    if (auto text = readText(diag, *v, map.pathOf("password_file"))) {
+      const std::filesystem::path p = (base_dir / *text).lexically_normal();
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(p, ec)) {
+        diag.error(map.pathOf("password_file"), *v, "file '" + p.string() + "' does not exist");
+      } else {
+        out.password_file = p.string();
+      }
+    }
+  }
+  if (auto v = map.optional("username")) {
+    if (auto text = readString(diag, *v, map.pathOf("username"))) {
+      const bool printable =
+          std::all_of(text->begin(), text->end(), [](char c) { return c > ' ' && c < 0x7f; });
+      if (text->empty() || text->size() > 128 || !printable) {
+        diag.error(map.pathOf("username"), *v,
+                   "expected 1..128 printable ASCII characters without spaces");
+      } else if (!map.optional("password_file")) {
+        diag.error(map.pathOf("username"), *v,
+                   "an ACL username needs password_file (AUTH takes both)");
+      } else {
+        out.username = *text;
+      }
+    }
+  }
+  if (auto v = map.optional("db")) {
+    if (auto n = readUnsigned(diag, *v, map.pathOf("db"), 0, 15)) out.db = static_cast<int>(*n);
+  }
+  auto duration = [&](std::string_view key, Millis& field, Millis min, Millis max) {
+    if (auto v = map.optional(key)) {
+      if (auto d = readDuration(diag, *v, map.pathOf(key), min, max)) field = *d;
+    }
+  };
+  duration("connect_timeout", out.connect_timeout, Millis{10}, Millis{60'000});
+  duration("command_timeout", out.command_timeout, kOneMs, Millis{60'000});
+  duration("reconnect_initial", out.reconnect_initial, kOneMs, Millis{60'000});
+  duration("reconnect_max", out.reconnect_max, kOneMs, Millis{600'000});
+  if (auto v = map.optional("max_in_flight")) {
+    if (auto n = readUnsigned(diag, *v, map.pathOf("max_in_flight"), 1, 1'000'000)) {
+      out.max_in_flight = *n;
+    }
+  }
+  if (out.reconnect_max < out.reconnect_initial) {
+    diag.error(map.pathOf("reconnect_max"), node,
+               "shorter than reconnect_initial: the backoff starts at reconnect_initial and "
+               "doubles up to reconnect_max");
+  }
+  result = std::move(out);
+}
+
 }  // namespace
 
 bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
@@ -628,7 +763,7 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
   MapReader map(diag, root, "",
                 {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
                  "ports_file", "data_dir", "drain_timeout", "replay_window", "replay_max_entries",
-                 "listeners", "limits", "upstream", "signing", "journal", "space"});
+                 "listeners", "limits", "upstream", "signing", "journal", "space", "redis"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {
@@ -735,6 +870,7 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
   if (auto v = map.optional("space")) {
     readSpace(diag, *v, base_dir, out.demo_trust_client_header, out.space);
   }
+  if (auto v = map.optional("redis")) readRedis(diag, *v, base_dir, out.redis);
   if (out.journal.enabled && out.journal.dir.empty()) {
     if (out.data_dir.empty()) {
       diag.error("journal.dir", root,
