@@ -73,6 +73,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   upstream_.timeouts = &up.Add({{"event", "timeout"}});
   upstream_.bad_responses = &up.Add({{"event", "bad_response"}});
   registerJournal();
+  registerRedis();
   ready_ = &prometheus::BuildGauge()
                 .Name("qaqpa_ready")
                 .Help(
@@ -145,6 +146,46 @@ void Metrics::registerJournal() {
                                "Journal archival attempts that failed (the segment is kept)");
   j.overloaded = counter("qaqpa_journal_overloaded_total",
                          "Events refused because the journal queue was full");
+}
+
+void Metrics::registerRedis() {
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  auto& r = redis_;
+  r.commands = counter("qaqpa_redis_commands_total",
+                       "Redis commands asked for by the workers (including refused ones)");
+  auto& errors = prometheus::BuildCounter()
+                     .Name("qaqpa_redis_errors_total")
+                     .Help("Redis commands that failed, by kind")
+                     .Register(*registry_);
+  r.error_replies = &errors.Add({{"kind", "reply"}});
+  r.timeouts = &errors.Add({{"kind", "timeout"}});
+  r.disconnected = &errors.Add({{"kind", "disconnected"}});
+  r.overloaded = &errors.Add({{"kind", "overloaded"}});
+  r.late_replies = counter("qaqpa_redis_late_replies_total",
+                           "Redis answers that arrived after their command's deadline (discarded)");
+  r.reconnects = counter("qaqpa_redis_reconnects_total",
+                         "Successful Redis connects after a worker's first one");
+  r.connect_failures = counter("qaqpa_redis_connect_failures_total",
+                               "Redis connect or handshake attempts that failed or timed out");
+  r.connections_lost =
+      counter("qaqpa_redis_connections_lost_total", "Established Redis connections that dropped");
+  r.script_fallbacks = counter("qaqpa_redis_script_fallbacks_total",
+                               "EVALSHA answered NOSCRIPT and the script body was sent");
+  r.connected = &prometheus::BuildGauge()
+                     .Name("qaqpa_redis_connected")
+                     .Help("Worker connections to Redis that are up (one per worker when all are)")
+                     .Register(*registry_)
+                     .Add({});
+  // Round trips from 50 µs (local socket) to 2.5 s.
+  r.command_seconds = &prometheus::BuildHistogram()
+                           .Name("qaqpa_redis_command_seconds")
+                           .Help("One answered Redis call (command or pipeline), seconds")
+                           .Register(*registry_)
+                           .Add({}, prometheus::Histogram::BucketBoundaries{
+                                        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                        0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5});
 }
 
 prometheus::Counter* Metrics::usageCounter(std::string_view client, std::string_view service) {

@@ -62,6 +62,24 @@ struct JournalMetrics {
   prometheus::Counter* overloaded = nullptr;        // appends refused: queue bound reached
 };
 
+// The Redis clients (adapters/redis; one per worker, all sharing these handles). The server maps
+// them onto adapters::redis::RedisMetrics; `connected` is kept by the server itself (the number of
+// worker connections that are up), not by the clients.
+struct RedisClientMetrics {
+  prometheus::Counter* commands = nullptr;           // qaqpa_redis_commands_total
+  prometheus::Counter* error_replies = nullptr;      // qaqpa_redis_errors_total{kind=reply}
+  prometheus::Counter* timeouts = nullptr;           // {kind=timeout}
+  prometheus::Counter* disconnected = nullptr;       // {kind=disconnected}
+  prometheus::Counter* overloaded = nullptr;         // {kind=overloaded}
+  prometheus::Counter* late_replies = nullptr;       // qaqpa_redis_late_replies_total
+  prometheus::Counter* reconnects = nullptr;         // qaqpa_redis_reconnects_total
+  prometheus::Counter* connect_failures = nullptr;   // qaqpa_redis_connect_failures_total
+  prometheus::Counter* connections_lost = nullptr;   // qaqpa_redis_connections_lost_total
+  prometheus::Counter* script_fallbacks = nullptr;   // qaqpa_redis_script_fallbacks_total
+  prometheus::Gauge* connected = nullptr;            // qaqpa_redis_connected (connections up)
+  prometheus::Histogram* command_seconds = nullptr;  // qaqpa_redis_command_seconds
+};
+
 class Metrics {
  public:
   Metrics();
@@ -72,6 +90,7 @@ class Metrics {
   ListenerMetrics& listener(config::ListenerKind k) { return listeners_[static_cast<int>(k)]; }
   UpstreamMetrics& upstream() { return upstream_; }
   JournalMetrics& journal() { return journal_; }
+  RedisClientMetrics& redis() { return redis_; }
   prometheus::Gauge* ready() { return ready_; }
   prometheus::Counter* reloads() { return reloads_; }
   prometheus::Counter* reloadFailures() { return reload_failures_; }
@@ -89,11 +108,13 @@ class Metrics {
 
  private:
   void registerJournal();
+  void registerRedis();
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::array<ListenerMetrics, config::kListenerKindCount> listeners_{};
   UpstreamMetrics upstream_;
   JournalMetrics journal_;
+  RedisClientMetrics redis_;
   prometheus::Gauge* ready_ = nullptr;
   prometheus::Counter* reloads_ = nullptr;
   prometheus::Counter* reload_failures_ = nullptr;

@@ -34,6 +34,7 @@
 #include <future>
 
 #include "adapters/http/http_upstream_pool.h"
+#include "adapters/redis/redis_client.h"
 #include "gateway/audit/export.h"
 #include "gateway/common/log.h"
 #include "gateway/common/time_source.h"
@@ -175,6 +176,13 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   void beginDrain(std::function<void()> drained);  // on this worker's thread
   void forceStop() { ioc_.stop(); }
   std::thread& thread() { return thread_; }
+  // Makes this worker's Redis client (blocking: reads the password file). Caller's thread, in
+  // bind(), before the worker runs; start() then starts it on the worker's thread.
+  bool createRedisBlocking(const adapters::redis::RedisSettings& settings, std::string& error);
+  // The client's last reported state (Down until it runs); read from any thread.
+  adapters::redis::RedisState redisState() const {
+    return redis_state_.load(std::memory_order_relaxed);
+  }
 
   asio::awaitable<pipeline::Response> handle(ListenerKind listener, pipeline::Request&& request,
                                              const pipeline::TlsPeer* peer) override;
@@ -247,6 +255,10 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   };
   std::vector<Outgoing> outbox_;
   bool outbox_posted_ = false;
+  // Redis (issue #6), when configured: made by bind(), started by start(), stopped once the
+  // worker has drained; destroyed with the worker after its thread has ended (before ioc_).
+  std::unique_ptr<adapters::redis::RedisClient> redis_;
+  std::atomic<adapters::redis::RedisState> redis_state_{adapters::redis::RedisState::Down};
   std::thread thread_;
 };
 
@@ -278,6 +290,45 @@ void checkRestartOnly(const config::GatewayConfig& running, const config::Gatewa
   if (next.drain_timeout != running.drain_timeout) refuse("drain_timeout");
   if (next.ports_file != running.ports_file) refuse("ports_file");
   if (next.data_dir != running.data_dir) refuse("data_dir");
+  if (next.redis != running.redis) refuse("redis");
+}
+
+adapters::redis::RedisSettings redisSettingsOf(const config::RedisConfig& c) {
+  adapters::redis::RedisSettings s;
+  s.host = c.host;
+  s.port = c.port;
+  s.unix_path = c.unix_path;
+  s.username = c.username;
+  s.password_file = c.password_file;
+  s.db = c.db;
+  s.connect_timeout = c.connect_timeout;
+  s.reconnect_backoff_initial = c.reconnect_initial;
+  s.reconnect_backoff_max = c.reconnect_max;
+  s.max_in_flight = c.max_in_flight;
+  return s;  // command_timeout is for the later users' deadlines, not the client's
+}
+
+std::string redisAddressOf(const config::RedisConfig& c) {
+  if (!c.unix_path.empty()) return "unix:" + c.unix_path;
+  if (c.host.find(':') != std::string::npos) return "[" + c.host + "]:" + std::to_string(c.port);
+  return c.host + ":" + std::to_string(c.port);
+}
+
+adapters::redis::RedisMetrics redisMetricsOf(const metrics::RedisClientMetrics& m) {
+  adapters::redis::RedisMetrics r;
+  r.commands = m.commands;
+  r.error_replies = m.error_replies;
+  r.timeouts = m.timeouts;
+  r.disconnected = m.disconnected;
+  r.overloaded = m.overloaded;
+  r.late_replies = m.late_replies;
+  r.reconnects = m.reconnects;
+  r.connect_failures = m.connect_failures;
+  r.connections_lost = m.connections_lost;
+  r.script_fallbacks = m.script_fallbacks;
+  r.command_seconds = m.command_seconds;
+  r.connected = nullptr;  // one gauge for all workers: the server counts them (onRedisState)
+  return r;
 }
 
 struct Server::Impl {
@@ -371,11 +422,64 @@ struct Server::Impl {
     }
   }
 
+  // Redis (issue #6): the handles every worker's client shares (they outlive the workers), and
+  // the aggregate state logged once per change. Not part of readiness yet (docs/operations.md).
+  adapters::redis::RedisMetrics redis_metrics;
+  std::string redis_address;  // empty = no Redis configured
+  std::atomic<bool> redis_stopping{false};
+  std::mutex redis_log_mu;
+  bool redis_all_connected = false;  // under redis_log_mu: what was logged last
+
+  // checks.redis of /readyz: off (not configured), connected (every worker's connection is up),
+  // down (at least one worker's is down: lost or failed, waiting to reconnect), connecting
+  // (none down, at least one still connecting). Any thread.
+  std::string_view redisCheck() const;
+  // A worker's client changed state (called on that worker's thread).
+  void onRedisState(adapters::redis::RedisState before, adapters::redis::RedisState now);
+
   std::atomic<std::size_t> active_connections{0};
   std::atomic<bool> ready{false};
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::pair<ListenerKind, std::uint16_t>> bound_ports;
 };
+
+std::string_view Server::Impl::redisCheck() const {
+  if (redis_address.empty()) return "off";
+  bool all_connected = true;
+  bool any_down = false;
+  for (const auto& w : workers) {
+    const adapters::redis::RedisState s = w->redisState();
+    all_connected = all_connected && s == adapters::redis::RedisState::Connected;
+    any_down = any_down || s == adapters::redis::RedisState::Down;
+  }
+  if (all_connected) return "connected";
+  return any_down ? "down" : "connecting";
+}
+
+void Server::Impl::onRedisState(adapters::redis::RedisState before,
+                                adapters::redis::RedisState now) {
+  using adapters::redis::RedisState;
+  if (now == RedisState::Connected) metrics::add(metrics.redis().connected, 1);
+  if (before == RedisState::Connected) metrics::add(metrics.redis().connected, -1);
+  if (redis_stopping.load()) return;
+  // One line per change of the whole (all connected or not), not one per worker; the client logs
+  // its own failures (once per outage, rate-limited).
+  std::lock_guard lock(redis_log_mu);
+  std::size_t up = 0;
+  for (const auto& w : workers) up += w->redisState() == RedisState::Connected ? 1 : 0;
+  const bool all = up == workers.size();
+  if (all == redis_all_connected) return;
+  redis_all_connected = all;
+  if (all) {
+    common::log(common::LogLevel::Info, "redis connected",
+                {{"address", redis_address}, {"workers", std::to_string(up)}});
+  } else {
+    common::log(common::LogLevel::Warn, "redis connection lost; reconnecting",
+                {{"address", redis_address},
+                 {"connected_workers", std::to_string(up) + "/" + std::to_string(workers.size())},
+                 {"check", redisCheck()}});
+  }
+}
 
 std::shared_ptr<const config::Snapshot> Worker::currentSnapshot() {
   return server_.snapshot.load();
@@ -417,7 +521,21 @@ void Worker::start() {
         b->cx.listener == ListenerKind::Admin ? nullptr : &server_.active_connections;
     asio::co_spawn(ioc_, transport::acceptLoop(b->acceptor, b->cx, limiter), asio::detached);
   }
+  if (redis_) asio::post(ioc_, [this] { redis_->start(); });
   thread_ = std::thread([this] { ioc_.run(); });
+}
+
+bool Worker::createRedisBlocking(const adapters::redis::RedisSettings& settings,
+                                 std::string& error) {
+  redis_ = adapters::redis::RedisClient::createBlocking(ioc_.get_executor(), settings,
+                                                        &server_.redis_metrics, &error);
+  if (!redis_) return false;
+  // Posted to this worker's executor, in order: runs on the worker's thread.
+  redis_->setStateListener([this](adapters::redis::RedisState s) {
+    const adapters::redis::RedisState before = redis_state_.exchange(s);
+    if (before != s) server_.onRedisState(before, s);
+  });
+  return true;
 }
 
 void Worker::beginDrain(std::function<void()> drained) {
@@ -427,6 +545,7 @@ void Worker::beginDrain(std::function<void()> drained) {
   }
   pool_.closeIdle();
   tracker_.onDrained([this, drained = std::move(drained)] {
+    if (redis_) redis_->stop();  // after the last request: later features use it until then
     work_.reset();
     drained();
   });
@@ -1070,6 +1189,8 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
       checks["spaceIndex"] =
           server_.space->index ? server_.space->index->stateName() : std::string_view("off");
     }
+    // Reported only: nothing serves from Redis yet, so readiness does not depend on it.
+    checks["redis"] = server_.redisCheck();
     res.body() = boost::json::serialize(boost::json::object{{"ready", ready}, {"checks", checks}});
   } else if (path == "/metrics") {
     res.result(bhttp::status::ok);
@@ -1190,6 +1311,19 @@ bool Server::bind(std::string& error) {
                 {{"dir", dir}, {"records", std::to_string(opened.records_replayed)}});
   }
   if (!bindSpace(*snap, error)) return false;
+  if (gc.redis) {
+    impl_->redis_metrics = redisMetricsOf(impl_->metrics.redis());
+    const adapters::redis::RedisSettings settings = redisSettingsOf(*gc.redis);
+    for (auto& w : impl_->workers) {
+      if (!w->createRedisBlocking(settings, error)) return false;  // "redis: ..."
+    }
+    impl_->redis_address = redisAddressOf(*gc.redis);
+    common::log(common::LogLevel::Info, "redis configured; each worker connects on start",
+                {{"address", impl_->redis_address},
+                 {"db", std::to_string(gc.redis->db)},
+                 {"auth", gc.redis->password_file.empty() ? "off" : "on"},
+                 {"workers", std::to_string(impl_->workers.size())}});
+  }
   for (const config::ListenerConfig& l : snap->gateway.listeners) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(l.address, ec);
@@ -1380,6 +1514,7 @@ int Server::run() {
           return;
         }
         draining = true;
+        im.redis_stopping.store(true);  // the clients stop as their workers drain: no warnings
         im.ready.store(false);
         metrics::set(im.metrics.ready(), 0);
         common::log(common::LogLevel::Info, "draining",
