@@ -179,9 +179,23 @@ run_dir = data_dir.rsplit("/", 1)[0]
 text = text.replace("../../.run/", run_dir + "/")
 # The citizen's page is served from the source tree.
 text = text.replace("../../web/", root + "/web/")
+# Redis (issue #6): the local redis-server started below, on its unix socket. Only when the
+# committed file has no redis section of its own.
+if not re.search(r"(?m)^redis:", text):
+    text += ("# Added by ./qaqpa.sh up: the local redis-server it starts (docs/configuration.md).\n"
+             "redis:\n  address: " + json.dumps("unix:" + run_dir + "/redis.sock") + "\n")
 open(path, "w", encoding="utf-8").write(text)
 PY
   "$BUILD_DIR/gateway/exe/qaqpa" --validate-config "$bundle/qaqpa.yaml"
+  # Redis for the demo (issue #6): a unix socket in .run/ and no TCP port, the append-only file in
+  # .run/redis/ (no RDB snapshots); stopped with the rest. The gateway does not wait for it: each
+  # worker's client keeps reconnecting, and /readyz reports checks.redis.
+  local redis_dir="$RUN_DIR/redis" redis_sock="$RUN_DIR/redis.sock"
+  mkdir -p "$redis_dir" && chmod 700 "$redis_dir"
+  rm -f "$redis_sock"
+  redis-server --port 0 --unixsocket "$redis_sock" --unixsocketperm 700 --dir "$redis_dir" \
+    --save '' --appendonly yes --appenddirname appendonlydir --daemonize no \
+    --logfile "$RUN_DIR/redis.log" & pids+=($!)
   local provider="$BUILD_DIR/tools/demo_provider/qaqpa-demo-provider"
   "$provider" --dataset population --listen 127.0.0.1:8180 2>"$RUN_DIR/population.log" & pids+=($!)
   "$provider" --dataset legal-entity --listen 127.0.0.1:8181 2>"$RUN_DIR/legal-entity.log" & pids+=($!)
@@ -204,6 +218,7 @@ PY
     gateway keys        http://127.0.0.1:8080/v1/keys  (JWKS: every response is signed with them)
     journal             .run/data/journal  (one signed, hash-chained digital event per call)
     demo providers      127.0.0.1:8180 (population), :8181 (legal entities), :8182 (tax); logs in .run/
+    redis               .run/redis.sock (unix socket only; AOF in .run/redis/, log .run/redis.log)
 
   Try (state zone: the tax service reads a citizen from the population register):
     curl -i http://127.0.0.1:8080/v1/services/person.byIin \\
