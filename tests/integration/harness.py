@@ -241,6 +241,62 @@ class Provider(Process):
         return self.get_json("/_demo/stats", conn)
 
 
+class RedisServer(Process):
+    """A real redis-server on a unix socket in `workdir` (no TCP port), AOF on, for deployments
+    that opt in (Deployment(redis=True)). kill() and start_again() simulate an outage; the socket
+    path stays the same, so the gateway's clients reconnect to it."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.socket_path = os.path.join(workdir, "redis.sock")
+        self.data_dir = os.path.join(workdir, "redis")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.restarts = 0
+        super().__init__("redis-server", self._argv(), os.path.join(workdir, "redis.log"),
+                         workdir)
+        self.wait_ready()
+
+    def _argv(self):
+        return [shutil.which("redis-server") or "redis-server", "--port", "0",
+                "--unixsocket", self.socket_path, "--unixsocketperm", "700",
+                "--dir", self.data_dir, "--save", "", "--appendonly", "yes",
+                "--appenddirname", "appendonlydir", "--daemonize", "no"]
+
+    @property
+    def address(self):
+        return "unix:" + self.socket_path
+
+    def ping(self):
+        """True when the server answers PING on its socket."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(1.0)
+                s.connect(self.socket_path)
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def wait_ready(self):
+        _wait_for(self.ping, READY_TIMEOUT_S, "redis-server PING", self.proc, self.describe)
+
+    def kill(self):
+        """SIGKILL, as a crash would; waits until the process is gone."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+
+    def start_again(self):
+        """A new redis-server on the same socket and data dir (its log appended)."""
+        self.kill()
+        self._log.close()
+        self.restarts += 1
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self._argv(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
+        self.wait_ready()
+
+
 def closed_port():
     """A port bound but never listening: connecting to it is refused while the socket lives."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -414,6 +470,8 @@ def derive_gateway_config(cfg, policy_dir, overrides, signing_key=None, signing_
     # Durable state (consents) lives in the deployment's own temp dir, never the demo's.
     section["data_dir"] = os.path.join(os.path.dirname(policy_dir), "data")
     section.pop("ports_file", None)
+    # Redis only where a test asks for it (Deployment(redis=True) merges its own section).
+    section.pop("redis", None)
     if signing_key is not None:
         section["signing"] = {"keys": [{"kid": signing_kid, "private_key_file": signing_key,
                                         "active": True}]}
@@ -508,8 +566,12 @@ class Deployment:
     """Providers + bundle copy + gateway, all in one temp dir. Use start()/stop()."""
 
     def __init__(self, name, gateway_overrides=None, providers=None, keep=None,
-                 signing_alg="ecdsa-p256-sha256"):
+                 signing_alg="ecdsa-p256-sha256", redis=False):
         self.name = name
+        # Opt-in: start a redis-server of its own (unix socket in the temp dir) and give the
+        # gateway a `redis:` section for it (fast reconnects; the test's overrides win).
+        self.want_redis = redis
+        self.redis = None
         self.tmp = tempfile.mkdtemp(prefix=f"qaqpa-it-{name}-")
         self.signing_alg = signing_alg
         self.signing_kid = f"it-{signing_alg}-1"
@@ -530,6 +592,8 @@ class Deployment:
     # -- building -----------------------------------------------------------------------------
 
     def start_providers(self):
+        if self.want_redis and self.redis is None:
+            self.redis = RedisServer(self.tmp)
         for dataset, delay in self.provider_specs.items():
             self.providers[dataset] = Provider(self.tmp, dataset, delay)
         self.bundle = Bundle(os.path.join(self.tmp, "policies"))
@@ -551,8 +615,15 @@ class Deployment:
     def write_gateway_config(self):
         if self.signing_key is None:
             self.signing_key = make_gateway_key(self.tmp, self.signing_alg)
+        overrides = self.gateway_overrides
+        if self.redis is not None:
+            overrides = copy.deepcopy(overrides)
+            redis = {"address": self.redis.address, "reconnect_initial": Plain("20ms"),
+                     "reconnect_max": Plain("200ms")}
+            deep_merge(redis, overrides.get("redis") or {})
+            overrides["redis"] = redis
         cfg = derive_gateway_config(self.bundle.gateway_config(), self.bundle.dir,
-                                    self.gateway_overrides, self.signing_key, self.signing_kid)
+                                    overrides, self.signing_key, self.signing_kid)
         self.config_path = os.path.join(self.tmp, "qaqpa-test.yaml")
         with open(self.config_path, "w", encoding="utf-8") as f:
             f.write(miniyaml.dumps(cfg))
@@ -607,6 +678,8 @@ class Deployment:
         procs = list(self.providers.values()) + self.extra_providers
         if self.gateway:
             procs.insert(0, self.gateway)
+        if self.redis:
+            procs.append(self.redis)  # stopped after the gateway
         return procs
 
     def describe(self):
@@ -682,10 +755,11 @@ class Deployment:
         return request(self.port(listener), method, target, h, body, conn, timeout)
 
 
-def build_deployment(name, overrides=None, providers=None, prepare=None):
-    """Starts providers, lets prepare(dep) edit the bundle, starts the gateway. On failure the
-    logs are dumped, everything is stopped and the error re-raised."""
-    dep = Deployment(name, copy.deepcopy(overrides or {}), providers)
+def build_deployment(name, overrides=None, providers=None, prepare=None, redis=False):
+    """Starts providers (and a redis-server when `redis`), lets prepare(dep) edit the bundle,
+    starts the gateway. On failure the logs are dumped, everything is stopped and the error
+    re-raised."""
+    dep = Deployment(name, copy.deepcopy(overrides or {}), providers, redis=redis)
     try:
         dep.start_providers()
         if prepare:
@@ -702,8 +776,8 @@ class SharedDeployment:
     """One deployment for every test class of a module: start() in setUpModule, stop() in
     tearDownModule, and set SHARED = <this> on the classes."""
 
-    def __init__(self, name, overrides=None, providers=None, prepare=None):
-        self.args = (name, overrides, providers, prepare)
+    def __init__(self, name, overrides=None, providers=None, prepare=None, redis=False):
+        self.args = (name, overrides, providers, prepare, redis)
         self.dep = None
 
     def start(self):
@@ -723,6 +797,7 @@ class GatewayTestCase(unittest.TestCase):
     SHARED = None
     GATEWAY_OVERRIDES = {"workers": 1}
     PROVIDERS = None
+    REDIS = False  # True: the deployment starts its own redis-server (Deployment(redis=True))
     dep = None
     _own = False
 
@@ -738,7 +813,7 @@ class GatewayTestCase(unittest.TestCase):
             cls._own = False
         else:
             cls.dep = build_deployment(cls.__name__, cls.GATEWAY_OVERRIDES, cls.PROVIDERS,
-                                       cls.prepare)
+                                       cls.prepare, redis=cls.REDIS)
             cls._own = True
 
     @classmethod
