@@ -51,8 +51,8 @@ class RedisRateLimiter {
 
   // One request against the grant whose key is redis_key (grantRateKey(grant key); compute it
   // once per grant). rate_per_second > 0 finite, burst >= 1: the config layer validates them.
-  // Two callers using one key with different limits (a reload) simply continue from the stored
-  // TAT under the new limits, as policy::QuotaRegistry does not (it starts a fresh bucket).
+  // Callers using one key with different limits (a reload that changed them) continue from the
+  // stored TAT under their limits, unlike policy::QuotaRegistry, which starts a fresh bucket.
   boost::asio::awaitable<Result> tryAcquire(std::string_view redis_key, double rate_per_second,
                                             std::uint32_t burst,
                                             adapters::redis::RedisDeadline deadline);

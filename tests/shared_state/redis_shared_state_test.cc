@@ -199,10 +199,10 @@ TEST_F(RedisSharedStateTest, RefillAfterRetryAfterMatchesTheLocalLimiter) {
       const auto l = local.tryAcquire(localAt());
       EXPECT_FALSE(r.allowed);
       EXPECT_FALSE(l.allowed);
-      EXPECT_GT(r.retry_after, 150ms);
+      EXPECT_GT(r.retry_after, 100ms);  // T minus the margin below and scheduling
       EXPECT_LE(r.retry_after, 200ms);
       EXPECT_EQ(policy::retryAfterSeconds(r.retry_after), 1);
-      co_await sleepFor(std::max(r.retry_after, l.retry_after) + 20ms);
+      co_await sleepFor(std::max(r.retry_after, l.retry_after) + 40ms);
     }
   });
 }
@@ -219,7 +219,7 @@ TEST_F(RedisSharedStateTest, KeyLivesOnlyUntilTheBucketIsFull) {
     auto pttl = co_await client_->exec(in(2s), "PTTL", key);
     EXPECT_TRUE(pttl.value.isInteger());
     EXPECT_LE(pttl.value.integer, 300);  // burst * T: the time to refill
-    EXPECT_GT(pttl.value.integer, 200);
+    EXPECT_GT(pttl.value.integer, 150);  // far more than one T: the whole burst
     // A refused request writes nothing (the TTL keeps running down).
     EXPECT_FALSE((co_await redis.tryAcquire(key, rate, burst, in(2s))).allowed);
     co_await sleepFor(350ms);
@@ -481,6 +481,46 @@ TEST_F(RedisSharedStateTest, SlowRedisTimesOutToTheLocalDecision) {
     EXPECT_TRUE(e.allowed);
   });
   other.reset();
+}
+
+// Micro benchmark, run by hand (optimised build, nothing else loading the machine):
+//   shared_state_test --gtest_also_run_disabled_tests --gtest_filter='*DISABLED_Bench*'
+// Decisions/s through one client: one at a time, then 64 concurrent callers (pipelined on the
+// connection), for the GCRA script and for SET NX.
+TEST_F(RedisSharedStateTest, DISABLED_BenchDecisionsPerSecond) {
+  run([&]() -> asio::awaitable<void> {
+    RedisRateLimiter rate(*client_);
+    RedisReplayWindow window(*client_, 60s);
+    const std::string key = grantRateKey("bench");
+    std::uint32_t next_id = 0;
+    for (const int callers : {1, 64}) {
+      for (const bool gcra : {true, false}) {
+        long done = 0;
+        const auto start = Steady::now();
+        const auto until = start + 1s;
+        auto caller = [&]() -> asio::awaitable<void> {
+          while (Steady::now() < until) {
+            if (gcra) {
+              EXPECT_TRUE((co_await rate.tryAcquire(key, 1e6, 100, in(2s))).ok());
+            } else {
+              EXPECT_TRUE((co_await window.firstSeen("bench", uuidOf(next_id++), in(2s))).ok());
+            }
+            ++done;
+          }
+        };
+        auto ex = co_await asio::this_coro::executor;
+        std::vector<std::future<void>> fs;
+        for (int i = 0; i < callers; ++i)
+          fs.push_back(asio::co_spawn(ex, caller(), asio::use_future));
+        for (auto& f : fs) {
+          while (f.wait_for(0s) != std::future_status::ready) co_await sleepFor(1ms);
+        }
+        const double secs = std::chrono::duration<double>(Steady::now() - start).count();
+        std::cout << (gcra ? "GCRA script" : "SET NX PX  ") << " callers " << callers << ": "
+                  << static_cast<long>(done / secs) << " decisions/s\n";
+      }
+    }
+  });
 }
 
 }  // namespace
