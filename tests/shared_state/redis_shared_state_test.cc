@@ -452,6 +452,64 @@ TEST_F(RedisSharedStateTest, RedisKilledFallsBackLocallyAndComesBack) {
   });
 }
 
+// Under load: 32 callers keep deciding while another thread kills Redis and later restarts it.
+// Every call completes; the outage's decisions are local and counted; afterwards shared again.
+TEST_F(RedisSharedStateTest, KilledAndRestartedUnderLoad) {
+  FallbackMetrics fm;
+  SharedPolicyState state(*client_, 60s, 100ms, &fm.m);
+  policy::RateLimiter local_rate(1e6, 1000);
+  std::atomic<int> phase{0};  // 0 before the kill, 1 killed, 2 restarted
+  long shared_before = 0;
+  long local_during = 0;
+  long shared_after = 0;
+  long calls = 0;
+  run([&]() -> asio::awaitable<void> {
+    std::thread chaos([&] {
+      std::this_thread::sleep_for(300ms);
+      server_.kill();
+      phase = 1;
+      std::this_thread::sleep_for(300ms);
+      EXPECT_TRUE(server_.start());
+      phase = 2;
+    });
+    const auto until = Steady::now() + 1500ms;
+    auto caller = [&](int n) -> asio::awaitable<void> {
+      const std::string key = grantRateKey("load-" + std::to_string(n % 4));
+      while (Steady::now() < until) {
+        const int p = phase.load();
+        const auto d = co_await state.tryAcquire(key, 1e6, 1000, [&] {
+          const auto l = local_rate.tryAcquire(Steady::now());
+          return std::pair{l.allowed, l.retry_after};
+        });
+        ++calls;
+        const bool shared = d.source == DecisionSource::Shared;
+        if (p == 0 && phase.load() == 0) shared_before += shared ? 1 : 0;
+        if (p == 1 && phase.load() == 1) local_during += shared ? 0 : 1;
+        if (p == 2) shared_after += shared ? 1 : 0;
+        if (!shared) co_await sleepFor(1ms);  // a Down client fails at once: do not spin
+      }
+    };
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<std::future<void>> fs;
+    for (int i = 0; i < 32; ++i) fs.push_back(asio::co_spawn(ex, caller(i), asio::use_future));
+    for (auto& f : fs) {
+      while (f.wait_for(0s) != std::future_status::ready) co_await sleepFor(1ms);
+    }
+    chaos.join();
+  });
+  EXPECT_GT(shared_before, 0);
+  EXPECT_GT(local_during, 0);
+  EXPECT_GT(shared_after, 0);
+  EXPECT_FALSE(state.degraded());
+  EXPECT_EQ(state.sharedDecisions() + state.localDecisions(), static_cast<std::uint64_t>(calls));
+  const std::uint64_t fallbacks =
+      state.fallbacks(FallbackReason::Disconnected) + state.fallbacks(FallbackReason::Timeout);
+  EXPECT_EQ(fallbacks, state.localDecisions());
+  EXPECT_EQ(fm.m.rate_local->Value(), static_cast<double>(state.localDecisions()));
+  std::cout << "shared before " << shared_before << ", local during " << local_during
+            << ", shared after " << shared_after << " of " << calls << " calls\n";
+}
+
 // Redis alive but slow (DEBUG SLEEP on another connection): Timeout, local decision, counted.
 TEST_F(RedisSharedStateTest, SlowRedisTimesOutToTheLocalDecision) {
   FallbackMetrics fm;
