@@ -24,9 +24,11 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <utility>
 
 #include <boost/asio/awaitable.hpp>
 
