@@ -64,10 +64,10 @@ enum class Reason : std::uint16_t {
   SignatureDigestMismatch,    // Content-Digest missing, malformed or not matching the body
   SignatureNotVerified,       // the signature does not verify with the key
   // Access (403)
-  ServiceNotExposed,  // param: service id
-  NoGrant,            // param: service id
-  PurposeNotAllowed,  // param: purpose code
-  GrantNotActive,     // param: service id; outside the grant's validity period or schedule
+  ServiceNotExposed,   // param: service id
+  NoGrant,             // param: service id
+  PurposeNotAllowed,   // param: purpose code
+  GrantNotActive,      // param: service id; outside the grant's validity period or schedule
   DemoCitizenUnknown,  // demo login for an IIN that is not a demo citizen
   // Consent (403 CONSENT_REQUIRED)
   ConsentMissing,   // the grant requires consent and Qaqpa-Consent is absent
@@ -81,8 +81,8 @@ enum class Reason : std::uint16_t {
   // Replay (409)
   MessageReplayed,  // Qaqpa-Message-Id already used by this client inside the window
   // Service (404)
-  ServiceUnknown,  // param: service id
-  RouteUnknown,    // no such endpoint on this listener
+  ServiceUnknown,    // param: service id
+  RouteUnknown,      // no such endpoint on this listener
   EventNotFound,     // the citizen has no event with this id (someone else's included)
   ConsentIdUnknown,  // the citizen has no consent with this id (someone else's included)
   // Provider (502/503/504)

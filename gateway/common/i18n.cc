@@ -167,9 +167,9 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Кіру токенінің пішімі қате", "Токен входа имеет неверный формат",
                "The sign-in token is malformed"}};
     case Reason::TokenTooLarge:
-      return {"TOKEN_TOO_LARGE",
-              {"Кіру токені тым үлкен", "Токен входа слишком велик",
-               "The sign-in token is too large"}};
+      return {
+          "TOKEN_TOO_LARGE",
+          {"Кіру токені тым үлкен", "Токен входа слишком велик", "The sign-in token is too large"}};
     case Reason::TokenAlgRefused:
       return {"TOKEN_ALG_REFUSED",
               {"Токен қабылданбайтын алгоритммен қол қойылған (тек EdDSA немесе ES256)",

@@ -555,9 +555,9 @@ void readSpace(Diagnostics& diag, const YAML::Node& node, const std::filesystem:
 
   if (auto v = map.optional("demo_identity_provider")) {
     DemoIdentityProviderConfig& d = out.demo_identity_provider;
-    MapReader m(diag, *v, map.pathOf("demo_identity_provider"),
-                {"enabled", "private_key_file", "generate", "issuer", "kid", "token_lifetime",
-                 "citizens"});
+    MapReader m(
+        diag, *v, map.pathOf("demo_identity_provider"),
+        {"enabled", "private_key_file", "generate", "issuer", "kid", "token_lifetime", "citizens"});
     if (!m.isMap()) return;
     if (auto e = m.optional("enabled")) {
       if (auto b = readBool(diag, *e, m.pathOf("enabled"))) d.enabled = *b;

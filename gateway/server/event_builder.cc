@@ -86,9 +86,8 @@ std::string buildCallEvent(const pipeline::Exchange& ex, const CallFacts& facts)
     e.mutable_service()->set_id(ex.envelope.service_id);
     // Refused before the policy resolved it: a service the bundle knows is still named, so
     // the citizen reads words, not an id.
-    if (const config::Service* s = ex.snapshot ? ex.snapshot->policy.findService(
-                                                     ex.envelope.service_id)
-                                               : nullptr) {
+    if (const config::Service* s =
+            ex.snapshot ? ex.snapshot->policy.findService(ex.envelope.service_id) : nullptr) {
       setText(e.mutable_service()->mutable_name(), s->name);
       if (s->provider != nullptr) {
         e.mutable_provider()->set_id(s->provider->id);

@@ -63,9 +63,9 @@ struct ConsentChange {
   std::string_view actor;    // who acted: "admin:<name>" or the citizen's "IIN:…"
   std::string_view subject;  // "IIN:…"
   std::string_view consent_id;
-  std::string_view client_id;              // the system the consent is for
-  const config::System* client = nullptr;  // resolved in the current bundle, when registered
-  std::vector<std::string> services;  // all in `detail`; the only one also as `service`
+  std::string_view client_id;                // the system the consent is for
+  const config::System* client = nullptr;    // resolved in the current bundle, when registered
+  std::vector<std::string> services;         // all in `detail`; the only one also as `service`
   const config::Service* service = nullptr;  // that only service, resolved, when there is one
   std::string_view purpose_code;
   const config::Purpose* purpose = nullptr;

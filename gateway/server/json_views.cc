@@ -23,7 +23,8 @@ boost::json::object localizedJson(const config::LocalizedText& text) {
   return boost::json::object{{"kk", text.kk}, {"ru", text.ru}, {"en", text.en}};
 }
 
-boost::json::object consentJson(const consent::Consent& c, std::chrono::system_clock::time_point now,
+boost::json::object consentJson(const consent::Consent& c,
+                                std::chrono::system_clock::time_point now,
                                 const config::PolicyBundle* policy) {
   boost::json::object o;
   o["id"] = c.id;

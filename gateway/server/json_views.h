@@ -31,7 +31,8 @@ boost::json::object localizedJson(const config::LocalizedText& text);
 // revokedAt?, grantedBy, state (ACTIVE | EXPIRED | REVOKED). With `policy`, also the names the
 // citizen reads: clientName, serviceNames [{id, name}], purposeText (each only when the policy
 // still knows the id).
-boost::json::object consentJson(const consent::Consent& c, std::chrono::system_clock::time_point now,
+boost::json::object consentJson(const consent::Consent& c,
+                                std::chrono::system_clock::time_point now,
                                 const config::PolicyBundle* policy = nullptr);
 
 pipeline::Response jsonResponse(unsigned version, boost::beast::http::status status,

@@ -816,8 +816,7 @@ void Worker::finishBare(pipeline::Response& res) {
 }
 
 asio::awaitable<bool> Worker::journalConsentChange(const consent::Consent& c, bool granted,
-                                                   std::string_view actor,
-                                                   std::string& event_id) {
+                                                   std::string_view actor, std::string& event_id) {
   if (server_.journal == nullptr) co_return true;
   auto snap = server_.snapshot.load();
   event_id = common::toString(ids_.nextNow());

@@ -33,9 +33,9 @@
 #include "gateway/space/demo_idp.h"
 #include "gateway/space/identity_providers.h"
 #include "gateway/space/jwt.h"
-#include "gateway/space_index/event_reader.h"
 #include "gateway/space_api/csv.h"
 #include "gateway/space_api/query.h"
+#include "gateway/space_index/event_reader.h"
 #include "qaqpa/journal/v1/journal.pb.h"
 
 namespace qaqpa::server {
@@ -153,8 +153,7 @@ class SpaceRequest {
   }
 
  private:
-  pipeline::Response problem(StatusCode code, Reason reason, std::string param = {},
-                             int http = 0) {
+  pipeline::Response problem(StatusCode code, Reason reason, std::string param = {}, int http = 0) {
     common::Failure f{code, reason, std::move(param), {}, http};
     return pipeline::renderBareProblem(f, lang_, req_.version(), host_.newId());
   }
@@ -278,9 +277,8 @@ class SpaceRequest {
       return problem(StatusCode::ValidationFailed, Reason::InvalidBody, "iin");
     }
     const std::string subject = parsed.id->toString();
-    if (!st_.demo_citizens.empty() &&
-        std::find(st_.demo_citizens.begin(), st_.demo_citizens.end(), subject) ==
-            st_.demo_citizens.end()) {
+    if (!st_.demo_citizens.empty() && std::find(st_.demo_citizens.begin(), st_.demo_citizens.end(),
+                                                subject) == st_.demo_citizens.end()) {
       return problem(StatusCode::AccessDenied, Reason::DemoCitizenUnknown, {}, 403);
     }
     auto token = st_.demo->mint(*parsed.id, std::chrono::system_clock::now());
@@ -310,8 +308,7 @@ class SpaceRequest {
       t.status = space::TokenStatus::Malformed;
       t.detail = "several Authorization headers";
     } else {
-      t = space::verifyBearerAuthorization(header, *st_.registry,
-                                           std::chrono::system_clock::now());
+      t = space::verifyBearerAuthorization(header, *st_.registry, std::chrono::system_clock::now());
     }
     if (t.ok()) {
       subject_ = t.subject.toString();
@@ -322,10 +319,11 @@ class SpaceRequest {
                 {{"reason", space::tokenStatusName(t.status)}, {"detail", t.detail}});
     auth_failure_ = problem(StatusCode::AuthFailed, tokenReason(t.status), {}, 401);
     // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-    auth_failure_.set(bhttp::field::www_authenticate,
-                      t.status == space::TokenStatus::Missing
-                          ? std::string_view(R"(Bearer realm="qaqpa-space")")
-                          : std::string_view(R"(Bearer realm="qaqpa-space", error="invalid_token")"));
+    auth_failure_.set(
+        bhttp::field::www_authenticate,
+        t.status == space::TokenStatus::Missing
+            ? std::string_view(R"(Bearer realm="qaqpa-space")")
+            : std::string_view(R"(Bearer realm="qaqpa-space", error="invalid_token")"));
     return false;
   }
 
@@ -391,16 +389,15 @@ class SpaceRequest {
   asio::awaitable<pipeline::Response> listEvents() {
     const space_api::ParsedQuery q =
         space_api::parseEventsQuery(query_, space_api::QueryMode::Page);
-    if (!q.ok()) co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery,
-                                   q.error_param);
+    if (!q.ok())
+      co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery, q.error_param);
     if (st_.index == nullptr) co_return unavailable(Reason::IndexUnavailable);
     space_index::PageResult page = st_.index->page(subject_, q.query);
     if (auto failure = indexFailure(page.status, "page")) co_return std::move(*failure);
     space_index::ReadResult read;
     if (!page.page.entries.empty()) {
-      const bool ran = co_await offWorker([&] {
-        read = space_index::readEventsBlocking(st_.files, subject_, page.page.entries);
-      });
+      const bool ran = co_await offWorker(
+          [&] { read = space_index::readEventsBlocking(st_.files, subject_, page.page.entries); });
       if (!ran) co_return unavailable(Reason::Overloaded);
       if (read.status != space_index::ReadStatus::Ok) {
         co_return readFailure(read.status, read.error);
@@ -449,16 +446,14 @@ class SpaceRequest {
       unsigned_cp.clear_signature();
       pj["checkpointCanonical"] = signing::sf::base64Encode(journal::canonicalBytes(unsigned_cp));
     }
-    co_return json(bhttp::status::ok,
-                   boost::json::object{{"event", audit::eventToJson(p.event)},
-                                       {"proof", std::move(pj)}});
+    co_return json(bhttp::status::ok, boost::json::object{{"event", audit::eventToJson(p.event)},
+                                                          {"proof", std::move(pj)}});
   }
 
   asio::awaitable<pipeline::Response> exportCsv() {
-    const space_api::ParsedQuery q =
-        space_api::parseEventsQuery(query_, space_api::QueryMode::Csv);
-    if (!q.ok()) co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery,
-                                   q.error_param);
+    const space_api::ParsedQuery q = space_api::parseEventsQuery(query_, space_api::QueryMode::Csv);
+    if (!q.ok())
+      co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery, q.error_param);
     if (st_.index == nullptr) co_return unavailable(Reason::IndexUnavailable);
     // Gather up to kMaxCsvEvents entries page by page (memory only), then read and format them
     // on the read pool.
@@ -500,8 +495,8 @@ class SpaceRequest {
     pipeline::Response r{bhttp::status::ok, req_.version()};
     r.set(bhttp::field::content_type, "text/csv; charset=utf-8; header=present");
     r.set(bhttp::field::content_disposition,
-          "attachment; filename=\"" +
-              space_api::csvFileName(std::chrono::system_clock::now()) + "\"");
+          "attachment; filename=\"" + space_api::csvFileName(std::chrono::system_clock::now()) +
+              "\"");
     r.set("Qaqpa-Export-Events", std::to_string(entries.size()));
     r.set("Qaqpa-Export-Complete", complete ? "true" : "false");
     r.body() = std::move(csv);
@@ -586,7 +581,8 @@ class SpaceRequest {
     change.purpose = snap->policy.findPurpose(c.purpose);
     const bool ok = co_await host_.journalEvent(buildConsentEvent(change));
     if (!ok) {
-      common::log(common::LogLevel::Error, "citizen's consent changed but its event is not journaled",
+      common::log(common::LogLevel::Error,
+                  "citizen's consent changed but its event is not journaled",
                   {{"consent", c.id}, {"granted", granted ? "true" : "false"}});
     }
     co_return ok;
@@ -723,7 +719,8 @@ class SpaceRequest {
         auto res = json(bhttp::status::ok,
                         consentJson(*r.consent, std::chrono::system_clock::now(), &snap->policy));
         if (!event_id.empty()) res.set(kEventIdHeader, event_id);
-        common::log(common::LogLevel::Info, "consent revoked by citizen", {{"consent", r.consent->id}});
+        common::log(common::LogLevel::Info, "consent revoked by citizen",
+                    {{"consent", r.consent->id}});
         co_return res;
       }
       case consent::RevokeStatus::AlreadyRevoked:
@@ -788,8 +785,7 @@ std::shared_ptr<const StaticSite> StaticSite::loadBlocking(const std::string& ro
     }
     total += body.size();
     if (total > kMaxTotalBytes) {
-      error = "space.web_root " + root + ": more than " + std::to_string(kMaxTotalBytes) +
-              " bytes";
+      error = "space.web_root " + root + ": more than " + std::to_string(kMaxTotalBytes) + " bytes";
       return nullptr;
     }
     File f;

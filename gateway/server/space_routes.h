@@ -66,7 +66,7 @@ class StaticSite {
 struct SpaceState {
   std::shared_ptr<const space::IdentityProviderRegistry> registry;  // never null once bound
   std::shared_ptr<const space::DemoIdentityProvider> demo;          // null outside demo mode
-  std::vector<std::string> demo_citizens;  // "IIN:…"; empty = any valid IIN
+  std::vector<std::string> demo_citizens;                // "IIN:…"; empty = any valid IIN
   std::unique_ptr<space_index::MemoryEventIndex> index;  // null when the journal is off
   space_index::JournalFiles files;
   std::shared_ptr<const StaticSite> site;  // null: no page configured

@@ -549,16 +549,16 @@ TEST(ParseRfc3339Test, Rejects) {
            "1000-01-01T00:00:00Z",       // likewise
            "2200-01-01T00:00:00Z",       // first year outside 1900..2199
            "1899-12-31T23:59:59Z",
-           "2026-01-01T23:60:00Z",       // minute 60
-           "2026-01-01T23:59:60Z",       // leap second: not representable, refused
-           "2026-01-01T00:00:00.Z",      // empty fraction
-           "2026-01-01T00:00:00,5Z",     // comma fraction
-           "2026-01-01T00:00:00ZZ",      // trailing garbage
-           "2026-01-01T00:00:00Z ",      // trailing space
-           " 2026-01-01T00:00:00Z",      // leading space
-           "2026-1-01T00:00:00Z",        // one-digit month
-           "+2026-01-01T00:00:00Z",      // sign
-           "2026-01-01T0:00:00Z",        // one-digit hour
+           "2026-01-01T23:60:00Z",    // minute 60
+           "2026-01-01T23:59:60Z",    // leap second: not representable, refused
+           "2026-01-01T00:00:00.Z",   // empty fraction
+           "2026-01-01T00:00:00,5Z",  // comma fraction
+           "2026-01-01T00:00:00ZZ",   // trailing garbage
+           "2026-01-01T00:00:00Z ",   // trailing space
+           " 2026-01-01T00:00:00Z",   // leading space
+           "2026-1-01T00:00:00Z",     // one-digit month
+           "+2026-01-01T00:00:00Z",   // sign
+           "2026-01-01T0:00:00Z",     // one-digit hour
        }) {
     EXPECT_FALSE(parseRfc3339(bad).has_value()) << "'" << bad << "'";
   }
