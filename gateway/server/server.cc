@@ -192,12 +192,7 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   // SpaceHost: what the space routes borrow from this worker.
   std::shared_ptr<const config::Snapshot> currentSnapshot() override;
   consent::ConsentStore* consentStore() override;
-  bool journaling() override;
-  asio::awaitable<bool> journalEvent(std::string event_bytes) override {
-    return journalAdminEvent(std::move(event_bytes));
-  }
   std::string newId() override { return common::toString(ids_.nextNow()); }
-  const std::string& nodeId() override;
 
   // Journals `event_bytes` (when the journal is on and the bytes are not empty), signs the
   // response meanwhile, and releases it only once the event is durable. If the journal cannot
@@ -223,9 +218,10 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   // The CONSENT_GRANTED / CONSENT_REVOKED event of an operator's change (Art. 20 p.4, §6). The
   // change is already durable in the consent store; a journal failure is answered 503 so the
   // operator knows the record is incomplete (and logged).
-  // `event_id` receives the event's id (empty when the journal is off).
+  // SpaceHost (also the admin API's): see space_routes.h.
   asio::awaitable<bool> journalConsentChange(const consent::Consent& c, bool granted,
-                                             std::string_view actor, std::string& event_id);
+                                             std::string_view actor,
+                                             std::string& event_id) override;
   asio::awaitable<pipeline::Response> handleAdmin(const pipeline::Request& req);
   asio::awaitable<pipeline::Response> handleReload(const pipeline::Request& req);
   asio::awaitable<pipeline::Response> handleConsents(const pipeline::Request& req,
@@ -485,8 +481,6 @@ std::shared_ptr<const config::Snapshot> Worker::currentSnapshot() {
   return server_.snapshot.load();
 }
 consent::ConsentStore* Worker::consentStore() { return server_.consents.get(); }
-bool Worker::journaling() { return server_.journal != nullptr; }
-const std::string& Worker::nodeId() { return server_.node_id; }
 
 Worker::Worker(Server::Impl& server)
     : server_(server),
@@ -839,7 +833,7 @@ asio::awaitable<bool> Worker::journalConsentChange(const consent::Consent& c, bo
   const bool ok = co_await journalAdminEvent(buildConsentEvent(change));
   if (!ok) {
     common::log(common::LogLevel::Error, "consent changed but its event is not journaled",
-                {{"consent", c.id}, {"granted", granted ? "true" : "false"}});
+                {{"consent", c.id}, {"granted", granted ? "true" : "false"}, {"actor", actor}});
   }
   co_return ok;
 }

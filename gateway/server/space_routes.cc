@@ -558,36 +558,6 @@ class SpaceRequest {
     return json(bhttp::status::ok, boost::json::object{{"options", std::move(out)}});
   }
 
-  // The CONSENT_GRANTED / CONSENT_REVOKED event of the citizen's own change (zone SPACE).
-  asio::awaitable<bool> journalConsent(const consent::Consent& c, bool granted,
-                                       std::string& event_id) {
-    if (!host_.journaling()) co_return true;
-    const auto snap = host_.currentSnapshot();
-    event_id = host_.newId();
-    ConsentChange change;
-    change.granted = granted;
-    change.event_id = event_id;
-    change.node_id = host_.nodeId();
-    change.time = std::chrono::system_clock::now();
-    change.by_operator = false;
-    change.actor = subject_;
-    change.subject = subject_;
-    change.consent_id = c.id;
-    change.client_id = c.client;
-    change.client = snap->policy.findSystem(c.client);
-    change.services = c.services;
-    if (c.services.size() == 1) change.service = snap->policy.findService(c.services.front());
-    change.purpose_code = c.purpose;
-    change.purpose = snap->policy.findPurpose(c.purpose);
-    const bool ok = co_await host_.journalEvent(buildConsentEvent(change));
-    if (!ok) {
-      common::log(common::LogLevel::Error,
-                  "citizen's consent changed but its event is not journaled",
-                  {{"consent", c.id}, {"granted", granted ? "true" : "false"}});
-    }
-    co_return ok;
-  }
-
   asio::awaitable<pipeline::Response> grantConsent() {
     consent::ConsentStore* store = host_.consentStore();
     if (store == nullptr) {
@@ -666,7 +636,7 @@ class SpaceRequest {
     switch (g.status) {
       case consent::GrantStatus::Granted: {
         std::string event_id;
-        if (!co_await journalConsent(*g.consent, true, event_id)) {
+        if (!co_await host_.journalConsentChange(*g.consent, true, subject_, event_id)) {
           co_return problem(StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {}, 503);
         }
         auto res = json(bhttp::status::created,
@@ -713,7 +683,7 @@ class SpaceRequest {
     switch (r.status) {
       case consent::RevokeStatus::Revoked: {
         std::string event_id;
-        if (!co_await journalConsent(*r.consent, false, event_id)) {
+        if (!co_await host_.journalConsentChange(*r.consent, false, subject_, event_id)) {
           co_return problem(StatusCode::ProviderUnavailable, Reason::JournalUnavailable, {}, 503);
         }
         auto res = json(bhttp::status::ok,

@@ -32,7 +32,8 @@ struct Snapshot;
 }
 namespace qaqpa::consent {
 class ConsentStore;
-}
+struct Consent;
+}  // namespace qaqpa::consent
 namespace qaqpa::space {
 class IdentityProviderRegistry;
 class DemoIdentityProvider;
@@ -83,11 +84,14 @@ class SpaceHost {
   virtual ~SpaceHost() = default;
   virtual std::shared_ptr<const config::Snapshot> currentSnapshot() = 0;
   virtual consent::ConsentStore* consentStore() = 0;
-  virtual bool journaling() = 0;
-  // Journals the event; true once durable (true at once when the journal is off).
-  virtual boost::asio::awaitable<bool> journalEvent(std::string event_bytes) = 0;
-  virtual std::string newId() = 0;  // UUIDv7 text (event ids, message ids)
-  virtual const std::string& nodeId() = 0;
+  // Journals the CONSENT_GRANTED / CONSENT_REVOKED event of a change already durable in the
+  // store; `actor` is the citizen's "IIN:…" (zone SPACE) or "admin:<name>" (zone ADMIN).
+  // `event_id` receives the event's id (empty when the journal is off). True once durable
+  // (true at once when the journal is off).
+  virtual boost::asio::awaitable<bool> journalConsentChange(const consent::Consent& c, bool granted,
+                                                            std::string_view actor,
+                                                            std::string& event_id) = 0;
+  virtual std::string newId() = 0;  // UUIDv7 text (message ids)
 };
 
 // The whole space listener. Never throws for bad input (every refusal is a problem response);
