@@ -6,19 +6,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "gateway/signing/gateway_keys.h"
+
 namespace qaqpa::audit {
 namespace {
 
 namespace json = boost::json;
-
-int base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
 
 const json::string* member(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -26,27 +19,6 @@ const json::string* member(const json::object& o, std::string_view key) {
 }
 
 }  // namespace
-
-std::optional<std::string> base64UrlDecode(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : text) {
-    const int v = base64UrlValue(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  // Leftover bits must be zero (canonical encoding).
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
 
 void KeySet::add(std::string key_id, signing::PublicKey key) {
   keys_.insert_or_assign(std::move(key_id), std::move(key));
@@ -83,7 +55,7 @@ bool KeySet::addJwks(std::string_view jwks_json, std::string& error) {
       error = where + " needs kid, kty, crv and x";
       return false;
     }
-    const auto xb = base64UrlDecode(*x);
+    const auto xb = signing::base64UrlDecode(*x);
     if (!xb) {
       error = where + " (" + std::string(*kid) + "): x is not base64url";
       return false;
@@ -94,7 +66,7 @@ bool KeySet::addJwks(std::string_view jwks_json, std::string& error) {
       key = signing::PublicKey::fromRaw(signing::Algorithm::Ed25519, *xb, &key_error);
     } else if (*kty == "EC" && *crv == "P-256") {
       const json::string* y = member(*k, "y");
-      const auto yb = y == nullptr ? std::nullopt : base64UrlDecode(*y);
+      const auto yb = y == nullptr ? std::nullopt : signing::base64UrlDecode(*y);
       if (!yb || yb->size() != 32 || xb->size() != 32) {
         error = where + " (" + std::string(*kid) + "): P-256 needs 32-byte x and y";
         return false;

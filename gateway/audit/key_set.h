@@ -49,7 +49,4 @@ class KeySet {
   std::map<std::string, signing::PublicKey, std::less<>> keys_;
 };
 
-// base64url without padding (RFC 7515 §2; JWK coordinates). Strict: no padding, no '+' '/'.
-std::optional<std::string> base64UrlDecode(std::string_view text);
-
 }  // namespace qaqpa::audit

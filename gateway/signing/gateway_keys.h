@@ -112,7 +112,11 @@ class GatewayKeySet {
 // The JWK of one public key (one member of jwksJson()'s "keys" array).
 std::string jwkJson(std::string_view kid, const PublicKey& key);
 
-// RFC 4648 §5 base64url without padding (JWK coordinates).
+// RFC 4648 §5 base64url without padding (JWK coordinates, JWS parts).
 std::string base64UrlEncode(std::string_view bytes);
+// Its strict inverse: only [A-Za-z0-9_-], no padding or whitespace, length % 4 != 1, unused
+// trailing bits zero (one encoding per byte string). std::nullopt otherwise. Used for JWKs
+// (audit) and citizens' tokens (space).
+std::optional<std::string> base64UrlDecode(std::string_view text);
 
 }  // namespace qaqpa::signing

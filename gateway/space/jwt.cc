@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/signing/gateway_keys.h"
+
 namespace qaqpa::space {
 namespace {
 
@@ -195,35 +197,6 @@ std::string_view tokenStatusName(TokenStatus status) noexcept {
   return "TOKEN_MALFORMED";
 }
 
-std::optional<std::string> base64UrlDecodeStrict(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // Leftover bits (2 or 4) must be zero, or two encodings would decode to the same bytes.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
 TokenResult verifyCitizenToken(std::string_view token, const IdentityProviderRegistry& registry,
                                Clock::time_point now) {
   // 1. Shape and size.
@@ -249,9 +222,9 @@ TokenResult verifyCitizenToken(std::string_view token, const IdentityProviderReg
   if (signature_b64.size() > kMaxSignaturePart) {
     return refuse(TokenStatus::TooLarge, "the JWS signature is over 256 characters");
   }
-  const auto header_json = base64UrlDecodeStrict(header_b64);
-  const auto payload_json = base64UrlDecodeStrict(payload_b64);
-  const auto signature = base64UrlDecodeStrict(signature_b64);
+  const auto header_json = signing::base64UrlDecode(header_b64);
+  const auto payload_json = signing::base64UrlDecode(payload_b64);
+  const auto signature = signing::base64UrlDecode(signature_b64);
   if (!header_json || !payload_json || !signature) {
     return refuse(TokenStatus::Malformed,
                   "a JWS part is not base64url without padding (RFC 7515 §2)");

@@ -100,8 +100,4 @@ TokenResult verifyBearerAuthorization(std::optional<std::string_view> header_val
                                       const IdentityProviderRegistry& registry,
                                       std::chrono::system_clock::time_point now);
 
-// Strict RFC 4648 §5 base64url without padding: only [A-Za-z0-9_-], length % 4 != 1, unused
-// trailing bits zero (one encoding per byte string). std::nullopt otherwise.
-std::optional<std::string> base64UrlDecodeStrict(std::string_view text);
-
 }  // namespace qaqpa::space

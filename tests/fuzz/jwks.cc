@@ -14,6 +14,7 @@
 #include <boost/json/value.hpp>
 
 #include "gateway/audit/key_set.h"
+#include "gateway/signing/gateway_keys.h"
 
 namespace {
 
@@ -42,7 +43,7 @@ const std::string kP256Signature = fromHex(
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
 
-  if (const auto decoded = qaqpa::audit::base64UrlDecode(input)) {
+  if (const auto decoded = qaqpa::signing::base64UrlDecode(input)) {
     if (decoded->size() != size * 6 / 8) __builtin_trap();
   }
 

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/signing/gateway_keys.h"
 #include "gateway/space/jwt.h"
 #include "tests/space/test_tokens.h"
 #include "tests/support/temp_dir.h"
@@ -25,7 +26,7 @@ boost::json::object decodePart(const std::string& token, int index) {
   std::size_t begin = 0;
   for (int i = 0; i < index; ++i) begin = token.find('.', begin) + 1;
   const std::size_t end = token.find('.', begin);
-  const auto json = base64UrlDecodeStrict(token.substr(begin, end - begin));
+  const auto json = signing::base64UrlDecode(token.substr(begin, end - begin));
   EXPECT_TRUE(json);
   return boost::json::parse(json.value_or("{}")).as_object();
 }
