@@ -590,7 +590,6 @@ asio::awaitable<pipeline::Response> Worker::handle(ListenerKind listener,
         res = co_await handleSpace(*server_.space, *this, request);
       } else {
         res = problem(request, common::StatusCode::ServiceNotFound, common::Reason::RouteUnknown);
-        code = common::StatusCode::ServiceNotFound;
       }
     } catch (...) {
       error = std::current_exception();
