@@ -35,6 +35,15 @@ struct Envelope {
   std::string service_id;
   std::string service_path;  // "/..." after the service id, "" when none (no query)
   std::string query;         // without '?', "" when none
+
+  // Asynchronous exchange (PROTOCOL.md §4, issue #6), both set by the envelope stage:
+  // `Prefer: respond-async` (RFC 7240) on a service call. Whether it is applied is the async
+  // stage's decision (no Redis: ignored, the call is synchronous).
+  bool async_requested = false;
+  // GET/DELETE /v1/messages/{messageId}: the policy stage checks only the caller's identity;
+  // service_id stays empty and the async stage answers.
+  bool messages_target = false;
+  common::Uuid target_message_id;  // with messages_target: the {messageId} of the path
 };
 
 // The client certificate of a mutual-TLS connection, verified by the transport against the

@@ -57,6 +57,10 @@ namespace qaqpa::policy {
 struct PolicyContext {
   ReplayWindow* replay = nullptr;                   // required
   const consent::ConsentStore* consents = nullptr;  // null: consent-requiring grants always deny
+  // True when the async exchange is configured (Redis): a service call with
+  // `Prefer: respond-async` is then an async submission, whose repeat by message id is answered
+  // idempotently by the async stage instead of DUPLICATE, so the replay window is not consulted.
+  bool async_enabled = false;
 };
 
 std::unique_ptr<pipeline::Stage> makePolicyStage(const PolicyContext& cx);
