@@ -562,12 +562,188 @@ def raw_exchange(port, data, timeout=5.0):
 # Deployment
 
 
-class Deployment:
-    """Providers + bundle copy + gateway, all in one temp dir. Use start()/stop()."""
+def _read_ports_file(path):
+    try:
+        with open(path) as f:
+            ports = json.load(f)
+        return ports if isinstance(ports, dict) and "admin" in ports else None
+    except (OSError, ValueError):
+        return None
+
+
+def _gateway_ready(ports):
+    try:
+        r = request(ports["admin"], "GET", "/readyz", timeout=2)
+        if r.status != 200:
+            return False
+        # The digital-space index is rebuilt from the journal after start; tests that read a
+        # citizen's events start once it serves.
+        return r.json().get("checks", {}).get("spaceIndex") != "rebuilding"
+    except (OSError, ValueError):
+        return False
+
+
+def _start_gateway_process(name, config_path, ports_file, log_path, cwd, describe):
+    """Starts the gateway binary, waits for its ports file and /readyz; returns (process, ports).
+    A stale ports file (of an earlier process) is removed first so its ports are never read."""
+    try:
+        os.remove(ports_file)
+    except FileNotFoundError:
+        pass
+    proc = Process(name, [gateway_bin(), "--config", config_path, "--ports-file", ports_file],
+                   log_path, cwd)
+    ports = _wait_for(lambda: _read_ports_file(ports_file), READY_TIMEOUT_S,
+                      f"{name} ports file", proc.proc, describe)
+    _wait_for(lambda: _gateway_ready(ports), READY_TIMEOUT_S, f"{name} /readyz", proc.proc,
+              describe)
+    return proc, ports
+
+
+class _Calls:
+    """HTTP helpers over `self.ports` (a gateway's listener ports)."""
+
+    def port(self, listener):
+        if listener not in self.ports:
+            raise AssertionError(f"gateway has no {listener} listener: {self.ports}")
+        return self.ports[listener]
+
+    def connection(self, listener="state"):
+        return http.client.HTTPConnection("127.0.0.1", self.port(listener),
+                                          timeout=HTTP_TIMEOUT_S)
+
+    def call(self, service, client=None, subject=None, purpose=None, listener="state",
+             method="GET", path="", query="", headers=None, body=None, conn=None,
+             language=None, timeout=HTTP_TIMEOUT_S):
+        target = f"/v1/services/{service}" + (f"/{path}" if path else "") + (
+            f"?{query}" if query else "")
+        h = {}
+        if client:
+            h["Qaqpa-Client"] = client
+        if subject:
+            h["Qaqpa-Subject"] = subject
+        if purpose:
+            h["Qaqpa-Purpose"] = purpose
+        if language:
+            h["Accept-Language"] = language
+        h.update(headers or {})
+        return request(self.port(listener), method, target, h, body, conn, timeout)
+
+
+class Replica(_Calls):
+    """One gateway process of a Deployment. Replica 0 is the deployment's own gateway (its
+    config, data dir, log and ports file are the single-gateway ones: dep.gateway, dep.ports);
+    replicas 1.. (Deployment(replicas=N)) share its policy bundle, gateway signing key, demo
+    identity provider key and redis-server, and have their own node id
+    (<node id of replica 0>-r<i>), data dir (journal, consents), ports, log and ports file."""
+
+    def __init__(self, dep, index):
+        self.dep = dep
+        self.index = index
+        self.restarts = 0
+        self.old_logs = []
+        if index > 0:
+            self.gateway = None
+            self.ports = {}
+            self.config_path = os.path.join(dep.tmp, f"qaqpa-test-r{index}.yaml")
+            self.ports_file = os.path.join(dep.tmp, f"gateway-ports-r{index}.json")
+            self.log_path = os.path.join(dep.tmp, f"gateway-r{index}.log")
+            self.node_id = None
+
+    # Replica 0 is a view of the deployment's single-gateway attributes.
+    def __getattr__(self, name):
+        if name in ("gateway", "ports", "config_path") and self.__dict__.get("index") == 0:
+            return getattr(self.dep, name)
+        if name == "ports_file" and self.__dict__.get("index") == 0:
+            return os.path.join(self.dep.tmp, "gateway-ports.json")
+        if name == "log_path" and self.__dict__.get("index") == 0:
+            return os.path.join(self.dep.tmp, "gateway.log")
+        if name == "node_id" and self.__dict__.get("index") == 0:
+            return self.dep.node_id
+        raise AttributeError(name)
+
+    @property
+    def name(self):
+        return "gateway" if self.index == 0 else f"gateway-r{self.index}"
+
+    def write_config(self):
+        """Replica i > 0: the config of replica 0 with its own node id and data dir."""
+        assert self.index > 0
+        overrides = copy.deepcopy(self.dep.effective_overrides())
+        base_node = self.dep.node_id
+        self.node_id = f"{base_node}-r{self.index}"[:63]
+        data_dir = os.path.join(self.dep.tmp, f"data-r{self.index}")
+        deep_merge(overrides, {"node_id": self.node_id, "data_dir": data_dir})
+        for extra in (self.dep.replica_overrides[self.index]
+                      if self.index < len(self.dep.replica_overrides) else None) or [{}]:
+            deep_merge(overrides, copy.deepcopy(extra))
+        cfg = derive_gateway_config(self.dep.bundle.gateway_config(), self.dep.bundle.dir,
+                                    overrides, self.dep.signing_key, self.dep.signing_kid)
+        section = _gateway_section(cfg)
+        section["data_dir"] = data_dir  # derive_gateway_config resets it to the shared one
+        deep_merge(section, {"node_id": self.node_id})
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(miniyaml.dumps(cfg))
+        return self.config_path
+
+    def start(self):
+        if self.index == 0:
+            return self.dep.start_replica0()
+        if self.gateway is not None and self.gateway.alive():
+            return self
+        self.write_config()
+        self.gateway, self.ports = _start_gateway_process(
+            self.name, self.config_path, self.ports_file, self.log_path, self.dep.tmp,
+            self.dep.describe)
+        return self
+
+    def kill9(self):
+        """SIGKILL, as a crash would (no drain, no flush beyond what is already durable); waits
+        until the process is gone."""
+        g = self.gateway
+        if g is not None and g.alive():
+            g.proc.kill()
+            g.proc.wait()
+
+    def stop(self):
+        g = self.gateway
+        return g.stop() if g is not None else None
+
+    def start_again(self):
+        """The same replica again (same config, data dir, node id) once the old process is gone;
+        the old log is kept as <log>.<n> (still checked for sanitizer reports)."""
+        g = self.gateway
+        if g is not None:
+            if g.alive():
+                g.stop()
+            else:
+                g.stop()  # reaps it and closes its log
+        self.restarts += 1
+        if os.path.exists(self.log_path):
+            old = f"{self.log_path}.{self.restarts}"
+            os.replace(self.log_path, old)
+            self.old_logs.append(old)
+        if self.index == 0:
+            self.dep.gateway = None
+            return self.dep.start_replica0()
+        self.gateway = None
+        return self.start()
+
+    def log_paths(self):
+        return self.old_logs + [self.log_path]
+
+
+class Deployment(_Calls):
+    """Providers + bundle copy + gateway, all in one temp dir. Use start()/stop().
+    replicas=N starts N gateway processes (dep.replicas[i], class Replica) sharing the bundle,
+    keys and redis-server; dep.gateway / dep.ports / dep.call are replica 0's.
+    replica_overrides: optional list, [i] = extra gateway overrides of replica i (i >= 1)."""
 
     def __init__(self, name, gateway_overrides=None, providers=None, keep=None,
-                 signing_alg="ecdsa-p256-sha256", redis=False):
+                 signing_alg="ecdsa-p256-sha256", redis=False, replicas=1,
+                 replica_overrides=None):
         self.name = name
+        self.replica_count = max(1, int(replicas))
+        self.replica_overrides = list(replica_overrides or [])
         # Opt-in: start a redis-server of its own (unix socket in the temp dir) and give the
         # gateway a `redis:` section for it (fast reconnects; the test's overrides win).
         self.want_redis = redis
@@ -588,6 +764,7 @@ class Deployment:
         self.failed = False
         self._sockets = []
         self._keep = keep if keep is not None else os.environ.get("QAQPA_KEEP_TMP") == "1"
+        self.replicas = [Replica(self, i) for i in range(self.replica_count)]
 
     # -- building -----------------------------------------------------------------------------
 
@@ -615,13 +792,7 @@ class Deployment:
     def write_gateway_config(self):
         if self.signing_key is None:
             self.signing_key = make_gateway_key(self.tmp, self.signing_alg)
-        overrides = self.gateway_overrides
-        if self.redis is not None:
-            overrides = copy.deepcopy(overrides)
-            redis = {"address": self.redis.address, "reconnect_initial": Plain("20ms"),
-                     "reconnect_max": Plain("200ms")}
-            deep_merge(redis, overrides.get("redis") or {})
-            overrides["redis"] = redis
+        overrides = self.effective_overrides()
         cfg = derive_gateway_config(self.bundle.gateway_config(), self.bundle.dir,
                                     overrides, self.signing_key, self.signing_kid)
         self.config_path = os.path.join(self.tmp, "qaqpa-test.yaml")
@@ -629,37 +800,44 @@ class Deployment:
             f.write(miniyaml.dumps(cfg))
         return self.config_path
 
-    def start_gateway(self):
+    def effective_overrides(self):
+        """The test's gateway overrides plus the `redis:` section of the deployment's own
+        redis-server (fast reconnects; the test's overrides win)."""
+        overrides = self.gateway_overrides
+        if self.redis is not None:
+            overrides = copy.deepcopy(overrides)
+            redis = {"address": self.redis.address, "reconnect_initial": Plain("20ms"),
+                     "reconnect_max": Plain("200ms")}
+            deep_merge(redis, overrides.get("redis") or {})
+            overrides["redis"] = redis
+        return overrides
+
+    @property
+    def node_id(self):
+        """Replica 0's node id (from its config file)."""
         if self.config_path is None:
             self.write_gateway_config()
-        ports_file = os.path.join(self.tmp, "gateway-ports.json")
-        self.gateway = Process("gateway", [gateway_bin(), "--config", self.config_path,
-                                           "--ports-file", ports_file],
-                               os.path.join(self.tmp, "gateway.log"), self.tmp)
+        with open(self.config_path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("node_id:"):
+                    return line.split(":", 1)[1].strip().strip('"').strip("'")
+        raise AssertionError(f"no node_id in {self.config_path}")
 
-        def read_ports():
-            try:
-                with open(ports_file) as f:
-                    ports = json.load(f)
-                return ports if isinstance(ports, dict) and "admin" in ports else None
-            except (OSError, ValueError):
-                return None
+    def start_replica0(self):
+        if self.config_path is None:
+            self.write_gateway_config()
+        self.gateway, self.ports = _start_gateway_process(
+            "gateway", self.config_path, os.path.join(self.tmp, "gateway-ports.json"),
+            os.path.join(self.tmp, "gateway.log"), self.tmp, self.describe)
+        return self
 
-        self.ports = _wait_for(read_ports, READY_TIMEOUT_S, "gateway ports file",
-                               self.gateway.proc, self.describe)
-
-        def ready():
-            try:
-                r = request(self.ports["admin"], "GET", "/readyz", timeout=2)
-                if r.status != 200:
-                    return False
-                # The digital-space index is rebuilt from the journal after start; tests that
-                # read a citizen's events start once it serves.
-                return r.json().get("checks", {}).get("spaceIndex") != "rebuilding"
-            except (OSError, ValueError):
-                return False
-
-        _wait_for(ready, READY_TIMEOUT_S, "gateway /readyz", self.gateway.proc, self.describe)
+    def start_gateway(self):
+        """Starts replica 0, then every other replica that is not running (in order: replica 0
+        generates the demo keys the others load)."""
+        self.start_replica0()
+        for r in self.replicas[1:]:
+            if r.gateway is None or not r.gateway.alive():
+                r.start()
         return self
 
     def start(self):
@@ -676,6 +854,9 @@ class Deployment:
 
     def processes(self):
         procs = list(self.providers.values()) + self.extra_providers
+        for r in reversed(self.replicas[1:]):
+            if r.gateway is not None:
+                procs.insert(0, r.gateway)
         if self.gateway:
             procs.insert(0, self.gateway)
         if self.redis:
@@ -684,9 +865,10 @@ class Deployment:
 
     def describe(self):
         parts = [f"=== deployment {self.name} in {self.tmp} ==="]
-        if self.config_path and os.path.exists(self.config_path):
-            with open(self.config_path, encoding="utf-8") as f:
-                parts.append(f"--- gateway config {self.config_path} ---\n{f.read()}")
+        for path in [self.config_path] + [r.config_path for r in self.replicas[1:]]:
+            if path and os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    parts.append(f"--- gateway config {path} ---\n{f.read()}")
         for p in self.processes():
             parts.append(p.describe())
         return "\n".join(parts)
@@ -716,50 +898,31 @@ class Deployment:
         return codes
 
     def sanitizer_reports(self):
-        if self.gateway is None:
-            return []
-        try:
-            with open(self.gateway.log_path, encoding="utf-8", errors="replace") as f:
-                return [line.rstrip("\n") for line in f
-                        if "AddressSanitizer" in line or "LeakSanitizer" in line
-                        or "runtime error:" in line or "ThreadSanitizer" in line]
-        except OSError:
-            return []
+        paths = []
+        if self.gateway is not None:
+            paths.append(self.gateway.log_path)
+        paths += self.replicas[0].old_logs
+        for r in self.replicas[1:]:
+            if r.gateway is not None:
+                paths += r.log_paths()
+        found = []
+        for path in paths:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    found += [f"{os.path.basename(path)}: {line.rstrip()}" for line in f
+                              if "AddressSanitizer" in line or "LeakSanitizer" in line
+                              or "runtime error:" in line or "ThreadSanitizer" in line]
+            except OSError:
+                pass
+        return found
 
-    # -- calls ----------------------------------------------------------------------------------
-
-    def port(self, listener):
-        if listener not in self.ports:
-            raise AssertionError(f"gateway has no {listener} listener: {self.ports}")
-        return self.ports[listener]
-
-    def connection(self, listener="state"):
-        return http.client.HTTPConnection("127.0.0.1", self.port(listener),
-                                          timeout=HTTP_TIMEOUT_S)
-
-    def call(self, service, client=None, subject=None, purpose=None, listener="state",
-             method="GET", path="", query="", headers=None, body=None, conn=None,
-             language=None, timeout=HTTP_TIMEOUT_S):
-        target = f"/v1/services/{service}" + (f"/{path}" if path else "") + (
-            f"?{query}" if query else "")
-        h = {}
-        if client:
-            h["Qaqpa-Client"] = client
-        if subject:
-            h["Qaqpa-Subject"] = subject
-        if purpose:
-            h["Qaqpa-Purpose"] = purpose
-        if language:
-            h["Accept-Language"] = language
-        h.update(headers or {})
-        return request(self.port(listener), method, target, h, body, conn, timeout)
-
-
-def build_deployment(name, overrides=None, providers=None, prepare=None, redis=False):
+def build_deployment(name, overrides=None, providers=None, prepare=None, redis=False,
+                     replicas=1):
     """Starts providers (and a redis-server when `redis`), lets prepare(dep) edit the bundle,
-    starts the gateway. On failure the logs are dumped, everything is stopped and the error
-    re-raised."""
-    dep = Deployment(name, copy.deepcopy(overrides or {}), providers, redis=redis)
+    starts the gateway (every replica). On failure the logs are dumped, everything is stopped
+    and the error re-raised."""
+    dep = Deployment(name, copy.deepcopy(overrides or {}), providers, redis=redis,
+                     replicas=replicas)
     try:
         dep.start_providers()
         if prepare:
@@ -776,8 +939,9 @@ class SharedDeployment:
     """One deployment for every test class of a module: start() in setUpModule, stop() in
     tearDownModule, and set SHARED = <this> on the classes."""
 
-    def __init__(self, name, overrides=None, providers=None, prepare=None, redis=False):
-        self.args = (name, overrides, providers, prepare, redis)
+    def __init__(self, name, overrides=None, providers=None, prepare=None, redis=False,
+                 replicas=1):
+        self.args = (name, overrides, providers, prepare, redis, replicas)
         self.dep = None
 
     def start(self):
@@ -798,6 +962,7 @@ class GatewayTestCase(unittest.TestCase):
     GATEWAY_OVERRIDES = {"workers": 1}
     PROVIDERS = None
     REDIS = False  # True: the deployment starts its own redis-server (Deployment(redis=True))
+    REPLICAS = 1  # >1: that many gateway processes (dep.replicas), sharing bundle, keys, redis
     dep = None
     _own = False
 
@@ -813,7 +978,8 @@ class GatewayTestCase(unittest.TestCase):
             cls._own = False
         else:
             cls.dep = build_deployment(cls.__name__, cls.GATEWAY_OVERRIDES, cls.PROVIDERS,
-                                       cls.prepare, redis=cls.REDIS)
+                                       cls.prepare, redis=cls.REDIS,
+                                       replicas=cls.REPLICAS)
             cls._own = True
 
     @classmethod
