@@ -106,7 +106,7 @@ class RedisServerProcess {
     pid_ = -1;
   }
 
- private:
+ // A loopback TCP port nobody listens on right now (bind to 0, read it, close).
   static std::uint16_t freePort() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -119,6 +119,8 @@ class RedisServerProcess {
     ::close(fd);
     return ntohs(a.sin_port);
   }
+
+ private:
 
   bool acceptsNow() const {
     int fd;
