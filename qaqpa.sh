@@ -188,13 +188,14 @@ open(path, "w", encoding="utf-8").write(text)
 PY
   "$BUILD_DIR/gateway/exe/qaqpa" --validate-config "$bundle/qaqpa.yaml"
   # Redis for the demo (issue #6): a unix socket in .run/ and no TCP port, the append-only file in
-  # .run/redis/ (no RDB snapshots); stopped with the rest. The gateway does not wait for it: each
+  # .run/redis/ (no RDB snapshots), fsync'd before Redis answers (an async 202 or a consent is
+  # durable when acknowledged); stopped with the rest. The gateway does not wait for it: each
   # worker's client keeps reconnecting, and /readyz reports checks.redis.
   local redis_dir="$RUN_DIR/redis" redis_sock="$RUN_DIR/redis.sock"
   mkdir -p "$redis_dir" && chmod 700 "$redis_dir"
   rm -f "$redis_sock"
   redis-server --port 0 --unixsocket "$redis_sock" --unixsocketperm 700 --dir "$redis_dir" \
-    --save '' --appendonly yes --appenddirname appendonlydir --daemonize no \
+    --save '' --appendonly yes --appendfsync always --appenddirname appendonlydir --daemonize no \
     --logfile "$RUN_DIR/redis.log" & pids+=($!)
   local provider="$BUILD_DIR/tools/demo_provider/qaqpa-demo-provider"
   "$provider" --dataset population --listen 127.0.0.1:8180 2>"$RUN_DIR/population.log" & pids+=($!)

@@ -242,9 +242,10 @@ class Provider(Process):
 
 
 class RedisServer(Process):
-    """A real redis-server on a unix socket in `workdir` (no TCP port), AOF on, for deployments
-    that opt in (Deployment(redis=True)). kill() and start_again() simulate an outage; the socket
-    path stays the same, so the gateway's clients reconnect to it."""
+    """A real redis-server on a unix socket in `workdir` (no TCP port), AOF fsync'd on every
+    write, for deployments that opt in (Deployment(redis=True)). kill() and start_again()
+    simulate an outage; the socket path stays the same, so the gateway's clients reconnect to
+    it."""
 
     def __init__(self, workdir):
         self.workdir = workdir
@@ -260,6 +261,9 @@ class RedisServer(Process):
         return [shutil.which("redis-server") or "redis-server", "--port", "0",
                 "--unixsocket", self.socket_path, "--unixsocketperm", "700",
                 "--dir", self.data_dir, "--save", "", "--appendonly", "yes",
+                # Every acknowledged write is on disk before Redis answers: an async 202 or a
+                # consent grant survives the SIGKILL of kill() (everysec could lose ~1 s).
+                "--appendfsync", "always",
                 "--appenddirname", "appendonlydir", "--daemonize", "no"]
 
     @property
