@@ -174,18 +174,29 @@ Reason consentReason(consent::ConsentCheck c) {
   }
 }
 
-std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStore* consents,
-                              const PolicyRuntime* rt) {
+// What step 1 leaves for step 6: the signature claim, and whether the identity rests on that
+// signature alone (then a failed verification un-attributes the request).
+struct Identity {
+  SignatureClaim claim;
+  bool proof_pending = false;
+};
+
+std::optional<Failure> checkInputs(const pipeline::Exchange& ex) {
+  // A /v1/messages/{id} request names no service; every other request does.
   if (!ex.snapshot || !ex.envelope_parsed || ex.envelope.client.empty() ||
-      ex.envelope.service_id.empty()) {
+      (ex.envelope.service_id.empty() && !ex.envelope.messages_target)) {
     Failure f = deny(StatusCode::Internal, Reason::InternalError);
     f.internal = "policy stage ran without a snapshot or a parsed envelope";
     return f;
   }
+  return std::nullopt;
+}
+
+// Step 1. On success sets ex.client and fills `id`.
+std::optional<Failure> decideIdentity(pipeline::Exchange& ex, const PolicyRuntime* rt,
+                                      Identity& id) {
   const config::PolicyBundle& policy = ex.snapshot->policy;
   const pipeline::Envelope& env = ex.envelope;
-
-  // 1. Identity.
   const config::System* client = policy.findSystem(env.client);
   if (client == nullptr) return deny(StatusCode::AuthFailed, Reason::ClientUnknown, env.client);
   if (client->zone != ex.zone) {
@@ -196,7 +207,8 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
   // (verified in step 6). Without either, the header alone is trusted only when the operator
   // explicitly asked for it. A signature naming another system's key is refused whatever else
   // the request shows.
-  const SignatureClaim claim = readSignatureClaim(ex.request, rt, client);
+  id.claim = readSignatureClaim(ex.request, rt, client);
+  const SignatureClaim& claim = id.claim;
   bool proven = false;
   if (ex.tls_peer != nullptr && ex.tls_peer->verified) {
     if (!certMatches(*client, *ex.tls_peer)) {
@@ -216,7 +228,7 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
     return f;
   }
   // Identity resting on the signature alone is confirmed only in step 6.
-  const bool proof_pending =
+  id.proof_pending =
       !proven && claim.names_client && !ex.snapshot->gateway.demo_trust_client_header;
   proven = proven || claim.names_client || ex.snapshot->gateway.demo_trust_client_header;
   if (!proven) {
@@ -227,6 +239,35 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
     return signatureFailure(verifySignature(ex, *rt, client));
   }
   ex.client = client;
+  return std::nullopt;
+}
+
+// Step 6, for the client step 1 set: where the registration requires a signature or one was
+// presented (a presented signature is never ignored: a bad one is refused even where none is
+// required).
+std::optional<Failure> decideSignature(pipeline::Exchange& ex, const PolicyRuntime* rt,
+                                       const Identity& id) {
+  const config::System* client = ex.client;
+  if (!client->require_signature && !id.claim.presented) return std::nullopt;
+  if (rt == nullptr) {
+    Failure f = deny(StatusCode::Internal, Reason::InternalError);
+    f.internal = "signature to verify but no policy runtime";
+    return f;
+  }
+  const signing::VerifyResult v = verifySignature(ex, *rt, client);
+  if (!v.ok()) {
+    if (id.proof_pending) ex.client = nullptr;  // never proven: not attributed to the system
+    return signatureFailure(v);
+  }
+  return std::nullopt;
+}
+
+// Steps 2-6 for the client step 1 proved.
+std::optional<Failure> decideAccess(pipeline::Exchange& ex, const consent::ConsentStore* consents,
+                                    const PolicyRuntime* rt, const Identity& id) {
+  const config::PolicyBundle& policy = ex.snapshot->policy;
+  const pipeline::Envelope& env = ex.envelope;
+  const config::System* client = ex.client;
 
   // 2. Service.
   const config::Service* service = policy.findService(env.service_id);
@@ -298,23 +339,22 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
     }
   }
 
-  // 6. Signature, where the registration requires one or one was presented (a presented
-  // signature is never ignored: a bad one is refused even where none is required).
-  if (client->require_signature || claim.presented) {
-    if (rt == nullptr) {
-      Failure f = deny(StatusCode::Internal, Reason::InternalError);
-      f.internal = "signature to verify but no policy runtime";
-      return f;
-    }
-    const signing::VerifyResult v = verifySignature(ex, *rt, client);
-    if (!v.ok()) {
-      if (proof_pending) ex.client = nullptr;  // never proven: not attributed to the system
-      return signatureFailure(v);
-    }
-  }
+  // 6. Signature.
+  if (std::optional<Failure> f = decideSignature(ex, rt, id)) return f;
   ex.grant = chosen;
   ex.purpose = purpose;
   return std::nullopt;
+}
+
+std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStore* consents,
+                              const PolicyRuntime* rt) {
+  if (std::optional<Failure> f = checkInputs(ex)) return f;
+  Identity id;
+  if (std::optional<Failure> f = decideIdentity(ex, rt, id)) return f;
+  // GET/DELETE /v1/messages/{id}: who asks is all the async stage needs to know (it answers
+  // only the message's own client). No service, grant, quota or replay applies.
+  if (ex.envelope.messages_target) return decideSignature(ex, rt, id);
+  return decideAccess(ex, consents, rt, id);
 }
 
 class PolicyStage final : public pipeline::Stage {
@@ -326,6 +366,7 @@ class PolicyStage final : public pipeline::Stage {
     const auto* rt = static_cast<const PolicyRuntime*>(ex.policy_state.get());
     if (std::optional<Failure> f = decide(ex, cx_.consents, rt))
       co_return pipeline::StageResult::fail(std::move(*f));
+    if (ex.envelope.messages_target) co_return pipeline::StageResult::next();  // identity only
     // Quota after the decision (signature included) and before the replay record, so a refused
     // (429) request does not use up its message id: clients retry rate-limited calls with the
     // same id.
@@ -353,7 +394,10 @@ class PolicyStage final : public pipeline::Stage {
     }
     // An id the gateway assigned itself (UUIDv7 from this process) can never repeat: recording it
     // would only fill the window (the benchmark showed it reaching its bound).
-    if (!ex.envelope.message_id_assigned &&
+    // An async submission's repeat is answered idempotently by the async stage (same id, same
+    // message), so the window is neither checked nor filled for it.
+    const bool async_submission = ex.envelope.async_requested && cx_.async_enabled;
+    if (!ex.envelope.message_id_assigned && !async_submission &&
         !cx_.replay->firstSeen(ex.client->id, ex.envelope.message_id, ex.started)) {
       ex.grant = nullptr;
       ex.purpose = nullptr;

@@ -40,6 +40,14 @@
 // journal records them), except that ex.client is cleared again when a signature that was the
 // only proof of identity fails verification; ex.grant and ex.purpose are set only on success.
 //
+// GET/DELETE /v1/messages/{id} (ex.envelope.messages_target, no service id): only step 1 and,
+// where it applies, the step-6 signature verification run; on success ex.client is set (ex.service,
+// ex.grant, ex.purpose stay null) and the request continues to the async stage, which answers only
+// the message's own client. No grant, quota or replay check applies to it.
+// An async submission (ex.envelope.async_requested with PolicyContext::async_enabled) skips step 8:
+// its repeat is answered idempotently by the async stage, so its id is neither checked nor
+// recorded.
+//
 // Requires the envelope stage to have run (ex.envelope_parsed); otherwise fails INTERNAL.
 // One stage per worker, called only on that worker's thread; stateless, non-blocking, no throw.
 #pragma once

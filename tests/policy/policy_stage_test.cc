@@ -291,3 +291,80 @@ TEST_F(PolicyStageTest, SameMessageIdFromAnotherClientIsNotAReplay) {
 
 }  // namespace
 }  // namespace qaqpa::policy
+
+namespace qaqpa::policy {
+namespace {
+
+// GET/DELETE /v1/messages/{id}: the envelope stage leaves no service id; only identity counts.
+Exchange& messagesTarget(Exchange& ex) {
+  ex.envelope.messages_target = true;
+  ex.envelope.target_message_id = *common::parseUuid("0190a6f4-3c2b-7d1e-8f00-aabbccddeeff");
+  ex.envelope.service_id.clear();
+  ex.envelope.subject.reset();
+  ex.envelope.purpose.clear();
+  return ex;
+}
+
+TEST_F(PolicyStageTest, MessagesTargetChecksOnlyTheIdentity) {
+  // population-register holds no grant at all: reading its own messages needs none.
+  for (int i = 0; i < 2; ++i) {
+    messagesTarget(exchange(Zone::State, kRegister, ""));
+    const StageResult r = run();
+    ASSERT_EQ(r.action, StageResult::Action::Continue) << i;
+    EXPECT_EQ(ex_->client, snapshot_->policy.findSystem(kRegister));
+    EXPECT_EQ(ex_->service, nullptr);
+    EXPECT_EQ(ex_->grant, nullptr);
+    EXPECT_EQ(ex_->purpose, nullptr);
+    EXPECT_EQ(ex_->policy_hold, nullptr);
+  }
+  EXPECT_EQ(replay_.size(), 0u) << "a status request neither checks nor records its message id";
+}
+
+TEST_F(PolicyStageTest, MessagesTargetStillRefusesAnUnprovenOrForeignClient) {
+  messagesTarget(exchange(Zone::State, kStranger, ""));
+  expectDenied(run(), StatusCode::AuthFailed, Reason::ClientUnknown, kStranger, 401);
+  messagesTarget(exchange(Zone::State, kBank, ""));
+  expectDenied(run(), StatusCode::AuthFailed, Reason::ClientWrongZone, kBank, 401);
+  EXPECT_EQ(ex_->client, nullptr);
+  snapshot_ = registry().demoTrust(false).build();
+  messagesTarget(exchange(Zone::State, kTax, ""));
+  expectDenied(run(), StatusCode::AuthFailed, Reason::ClientNotProven, "", 401);
+  EXPECT_EQ(ex_->client, nullptr);
+}
+
+TEST_F(PolicyStageTest, MessagesTargetWithoutAClientFailsClosed) {
+  messagesTarget(exchange()).envelope.client.clear();
+  expectDenied(run(), StatusCode::Internal, Reason::InternalError, "", 500);
+  // Without the messages flag an empty service id is still an envelope the stage cannot judge.
+  exchange(Zone::State, kTax, "");
+  expectDenied(run(), StatusCode::Internal, Reason::InternalError, "", 500);
+}
+
+TEST_F(PolicyStageTest, AsyncSubmissionSkipsTheReplayWindowWhenAsyncIsEnabled) {
+  context_.async_enabled = true;
+  for (int i = 0; i < 2; ++i) {
+    exchange().envelope.async_requested = true;
+    const StageResult r = run();
+    ASSERT_EQ(r.action, StageResult::Action::Continue) << i;
+    EXPECT_EQ(ex_->grant, grantAt(0));
+  }
+  EXPECT_EQ(replay_.size(), 0u) << "the async stage answers the repeat, not the window";
+  // A synchronous call with the same id is checked (and recorded) as before.
+  exchange();
+  ASSERT_EQ(run().action, StageResult::Action::Continue);
+  EXPECT_EQ(replay_.size(), 1u);
+  exchange();
+  expectDenied(run(), StatusCode::Duplicate, Reason::MessageReplayed, "", 409);
+}
+
+TEST_F(PolicyStageTest, AsyncRequestWithoutTheAsyncExchangeIsReplayChecked) {
+  // No Redis, no async stage: Prefer: respond-async is ignored and the call is synchronous.
+  ASSERT_FALSE(context_.async_enabled);
+  exchange().envelope.async_requested = true;
+  ASSERT_EQ(run().action, StageResult::Action::Continue);
+  exchange().envelope.async_requested = true;
+  expectDenied(run(), StatusCode::Duplicate, Reason::MessageReplayed, "", 409);
+}
+
+}  // namespace
+}  // namespace qaqpa::policy

@@ -392,5 +392,55 @@ TEST_F(SignaturePolicyTest, FirstLabelOfTheClientIsVerifiedAmongSeveral) {
   EXPECT_EQ(run().action, StageResult::Action::Continue);
 }
 
+// GET/DELETE /v1/messages/{id} as the envelope stage leaves it.
+void toMessagesTarget(Exchange& ex) {
+  ex.envelope.messages_target = true;
+  ex.envelope.target_message_id = *common::parseUuid("0190a6f4-3c2b-7d1e-8f00-aabbccddeeff");
+  ex.envelope.service_id.clear();
+  ex.envelope.service_path.clear();
+}
+
+TEST_F(SignaturePolicyTest, MessagesTargetSignedByTheClientPasses) {
+  toMessagesTarget(exchange());
+  sign(taxEd25519(), "tax-ed");
+  const StageResult r = run();
+  ASSERT_EQ(r.action, StageResult::Action::Continue) << r.failure.internal;
+  EXPECT_EQ(ex_->client, snapshot_->policy.findSystem(kTax));
+  EXPECT_EQ(ex_->service, nullptr);
+}
+
+TEST_F(SignaturePolicyTest, MessagesTargetWithAForgedSignatureIsRefusedAndUnattributed) {
+  toMessagesTarget(exchange());
+  sign(unregistered(), "tax-ed");  // the client's keyid, someone else's key
+  expectSignatureInvalid(run(), Reason::SignatureNotVerified);
+  EXPECT_EQ(ex_->client, nullptr);
+  toMessagesTarget(exchange());
+  sign(socialEd25519(), "social-ed");  // another system's key
+  expectDenied(run(), StatusCode::AuthFailed, Reason::SignatureKeyMismatch, kTax);
+}
+
+TEST_F(SignaturePolicyTest, MessagesTargetOfAClientThatMustSignNeedsItsSignature) {
+  rebuild(/*demo=*/true);
+  toMessagesTarget(exchange(kSocial));
+  expectSignatureInvalid(run(), Reason::SignatureMissing);
+  toMessagesTarget(exchange(kSocial));
+  sign(socialEd25519(), "social-ed");
+  EXPECT_EQ(run().action, StageResult::Action::Continue);
+}
+
+TEST_F(SignaturePolicyTest, MessagesTargetUsesNeitherQuotaNorMessageId) {
+  rebuild(/*demo=*/false, /*rate=*/0.001);  // one request, then nothing for ~17 minutes
+  for (int i = 0; i < 3; ++i) {
+    toMessagesTarget(exchange());
+    sign(taxEd25519(), "tax-ed");
+    ASSERT_EQ(run().action, StageResult::Action::Continue) << i;
+  }
+  EXPECT_EQ(replay_.size(), 0u);
+  exchange();  // the same message id, now a service call: its first use, within the quota
+  sign(taxEd25519(), "tax-ed");
+  const StageResult ok = run();
+  ASSERT_EQ(ok.action, StageResult::Action::Continue) << ok.failure.internal;
+}
+
 }  // namespace
 }  // namespace qaqpa::policy
