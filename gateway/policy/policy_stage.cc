@@ -3,9 +3,11 @@
 #include "gateway/policy/policy_runtime.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gateway/common/failure.h"
@@ -357,9 +359,43 @@ std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStor
   return decideAccess(ex, consents, rt, id);
 }
 
+// The quota of step 7 with the rate asked of Redis first (admit()'s order: the concurrency slot
+// first, then the rate; a refusal for either holds nothing).
+boost::asio::awaitable<QuotaTicket> admitShared(const std::shared_ptr<GrantQuota>& quota,
+                                                std::chrono::steady_clock::time_point now,
+                                                shared_state::SharedPolicyState& shared) {
+  QuotaTicket t;
+  if (!quota) co_return t;
+  if (ConcurrencyLimiter* c = quota->concurrencyLimiter()) {
+    t.permit = c->tryAcquire();
+    if (!t.permit) {
+      t.verdict = QuotaVerdict::ConcurrencyExceeded;
+      co_return t;
+    }
+    t.keep_alive = quota;
+  }
+  if (RateLimiter* r = quota->rateLimiter()) {
+    auto local = [r, now]() -> std::pair<bool, std::chrono::nanoseconds> {
+      const RateLimiter::Decision d = r->tryAcquire(now);
+      return {d.allowed, d.retry_after};
+    };
+    const shared_state::SharedPolicyState::RateDecision d = co_await shared.tryAcquire(
+        quota->redisKey(), quota->ratePerSecond(), quota->burst(), local);
+    if (!d.allowed) {
+      t.permit.reset();
+      t.keep_alive.reset();
+      t.verdict = QuotaVerdict::RateExceeded;
+      t.retry_after = d.retry_after;
+    }
+  }
+  co_return t;
+}
+
 class PolicyStage final : public pipeline::Stage {
  public:
-  explicit PolicyStage(const PolicyContext& cx) : cx_(cx) {}
+  PolicyStage(const PolicyContext& cx,
+              const std::unique_ptr<shared_state::SharedPolicyState>* shared)
+      : cx_(cx), shared_(shared) {}
   const char* name() const noexcept override { return "policy"; }
 
   boost::asio::awaitable<pipeline::StageResult> onRequest(pipeline::Exchange& ex) override {
@@ -380,7 +416,13 @@ class PolicyStage final : public pipeline::Stage {
         co_return pipeline::StageResult::fail(Failure{
             StatusCode::Internal, Reason::InternalError, {}, "limited grant without quota state"});
       }
-      QuotaTicket ticket = admit(*quota, ex.started);
+      shared_state::SharedPolicyState* shared = sharedState();
+      QuotaTicket ticket;
+      if (shared != nullptr && (*quota)->rateLimiter() != nullptr) {
+        ticket = co_await admitShared(*quota, ex.started, *shared);
+      } else {
+        ticket = admit(*quota, ex.started);
+      }
       if (!ticket.allowed()) {
         ex.retry_after_seconds = static_cast<int>(ticket.retryAfterSeconds());
         const Reason reason = ticket.verdict == QuotaVerdict::ConcurrencyExceeded
@@ -397,8 +439,7 @@ class PolicyStage final : public pipeline::Stage {
     // An async submission's repeat is answered idempotently by the async stage (same id, same
     // message), so the window is neither checked nor filled for it.
     const bool async_submission = ex.envelope.async_requested && cx_.async_enabled;
-    if (!ex.envelope.message_id_assigned && !async_submission &&
-        !cx_.replay->firstSeen(ex.client->id, ex.envelope.message_id, ex.started)) {
+    if (!ex.envelope.message_id_assigned && !async_submission && !co_await firstSeen(ex)) {
       ex.grant = nullptr;
       ex.purpose = nullptr;
       co_return pipeline::StageResult::fail(
@@ -409,13 +450,34 @@ class PolicyStage final : public pipeline::Stage {
   }
 
  private:
+  shared_state::SharedPolicyState* sharedState() const noexcept {
+    return shared_ != nullptr ? shared_->get() : nullptr;
+  }
+
+  // Step 8: Redis's window first when there is one (the local window mirrors it and decides
+  // when Redis gives no decision), else the local window alone.
+  boost::asio::awaitable<bool> firstSeen(const pipeline::Exchange& ex) {
+    const std::string& client = ex.client->id;
+    const common::Uuid& id = ex.envelope.message_id;
+    const auto started = ex.started;
+    shared_state::SharedPolicyState* shared = sharedState();
+    if (shared == nullptr) co_return cx_.replay->firstSeen(client, id, started);
+    ReplayWindow* local = cx_.replay;
+    const shared_state::SharedPolicyState::ReplayDecision d = co_await shared->firstSeen(
+        client, id,
+        [local, &client, &id, started] { return local->firstSeen(client, id, started); });
+    co_return d.first_seen;
+  }
+
   const PolicyContext& cx_;  // read per request: the server opens stores after building stages
+  const std::unique_ptr<shared_state::SharedPolicyState>* shared_;  // the worker's; may be null
 };
 
 }  // namespace
 
-std::unique_ptr<pipeline::Stage> makePolicyStage(const PolicyContext& cx) {
-  return std::make_unique<PolicyStage>(cx);
+std::unique_ptr<pipeline::Stage> makePolicyStage(
+    const PolicyContext& cx, const std::unique_ptr<shared_state::SharedPolicyState>* shared) {
+  return std::make_unique<PolicyStage>(cx, shared);
 }
 
 }  // namespace qaqpa::policy

@@ -57,6 +57,7 @@
 #include "gateway/consent/consent_store.h"
 #include "gateway/pipeline/stage.h"
 #include "gateway/policy/replay_window.h"
+#include "gateway/shared_state/shared_fallback.h"
 
 namespace qaqpa::policy {
 
@@ -71,6 +72,18 @@ struct PolicyContext {
   bool async_enabled = false;
 };
 
-std::unique_ptr<pipeline::Stage> makePolicyStage(const PolicyContext& cx);
+// `shared`: the worker's slot of its shared (Redis) quota and replay checks
+// (gateway/shared_state), read per request like the context (the server fills it once the
+// worker's Redis client exists, before the worker runs). A null slot, or an empty one, is today's
+// local behaviour exactly. With one, step 7's rate limit and step 8 ask Redis first (one limit and
+// one replay window for all replicas) and the local RateLimiter / ReplayWindow decide only when
+// Redis gives no decision within `redis.policy_timeout` (counted and logged:
+// shared_state/README.md "Local fallback"); every id Redis confirms is mirrored into the local
+// window. The concurrency limit stays per replica on purpose: a semaphore shared across replicas
+// needs leases (a replica that dies holding permits would leak them until they expire) and a
+// Redis round trip on release too; the rate limit is the shared one.
+std::unique_ptr<pipeline::Stage> makePolicyStage(
+    const PolicyContext& cx,
+    const std::unique_ptr<shared_state::SharedPolicyState>* shared = nullptr);
 
 }  // namespace qaqpa::policy

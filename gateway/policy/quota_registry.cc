@@ -5,11 +5,18 @@
 
 #include "gateway/config/config.h"
 #include "gateway/metrics/metrics.h"
+#include "gateway/shared_state/shared_keys.h"
 
 namespace qaqpa::policy {
 
-GrantQuota::GrantQuota(double rate_per_second, std::uint32_t burst, std::uint32_t max_concurrent) {
-  if (rate_per_second > 0) rate_.emplace(rate_per_second, std::max<std::uint32_t>(burst, 1));
+GrantQuota::GrantQuota(double rate_per_second, std::uint32_t burst, std::uint32_t max_concurrent,
+                       std::string_view grant_key) {
+  if (rate_per_second > 0) {
+    rate_per_second_ = rate_per_second;
+    burst_ = std::max<std::uint32_t>(burst, 1);
+    redis_key_ = shared_state::grantRateKey(grant_key);
+    rate_.emplace(rate_per_second_, burst_);
+  }
   if (max_concurrent > 0) concurrency_.emplace(max_concurrent);
 }
 
@@ -61,7 +68,7 @@ std::shared_ptr<GrantQuota> QuotaRegistry::forGrant(std::string_view grant_key,
   std::lock_guard lock(mu_);
   std::weak_ptr<GrantQuota>& slot = states_[key];
   if (auto live = slot.lock()) return live;
-  auto fresh = std::make_shared<GrantQuota>(rate_per_second, burst, max_concurrent);
+  auto fresh = std::make_shared<GrantQuota>(rate_per_second, burst, max_concurrent, grant_key);
   slot = fresh;
   if (states_.size() >= prune_at_) pruneLocked();
   return fresh;

@@ -45,9 +45,13 @@ namespace qaqpa::policy {
 
 // The limits of one grant. rate_per_second <= 0 means no rate limit (burst is then ignored);
 // max_concurrent == 0 means no concurrency limit. With a rate, burst < 1 is taken as 1.
+//
+// With a rate, the grant's Redis key (shared_state::grantRateKey of the grant key) is computed
+// here, once per grant state, so the shared check of a request only reads it.
 class GrantQuota {
  public:
-  GrantQuota(double rate_per_second, std::uint32_t burst, std::uint32_t max_concurrent);
+  GrantQuota(double rate_per_second, std::uint32_t burst, std::uint32_t max_concurrent,
+             std::string_view grant_key = {});
   GrantQuota(const GrantQuota&) = delete;
   GrantQuota& operator=(const GrantQuota&) = delete;
 
@@ -59,8 +63,16 @@ class GrantQuota {
   const ConcurrencyLimiter* concurrencyLimiter() const noexcept {
     return concurrency_ ? &*concurrency_ : nullptr;
   }
+  // The rate limit as configured (burst at least 1); meaningful only with a rateLimiter().
+  double ratePerSecond() const noexcept { return rate_per_second_; }
+  std::uint32_t burst() const noexcept { return burst_; }
+  // qaqpa:{grant:<h>}:gcra for the shared (Redis) rate check; empty without a rate.
+  const std::string& redisKey() const noexcept { return redis_key_; }
 
  private:
+  double rate_per_second_ = 0;
+  std::uint32_t burst_ = 0;
+  std::string redis_key_;
   std::optional<RateLimiter> rate_;
   std::optional<ConcurrencyLimiter> concurrency_;
 };
