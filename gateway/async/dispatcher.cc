@@ -22,7 +22,7 @@ using common::Failure;
 using common::Reason;
 using common::StatusCode;
 
-constexpr std::chrono::seconds kClaimMargin{10};
+constexpr std::chrono::seconds kClaimMargin{5};
 constexpr std::size_t kDueBatch = 256;
 
 bool isProviderFailure(StatusCode c) {

@@ -9,7 +9,7 @@
 // buys a few ms of latency for remote submissions only, so the poll is bounded instead.) Each
 // poll_interval the dispatcher also moves due retries back to their streams and samples the queue
 // depth, and every claim period takes over entries idle longer than
-// max(async.claim_idle, the longest service deadline + 10 s) with XAUTOCLAIM — the entries of a
+// max(async.claim_idle, the longest service deadline + 5 s) with XAUTOCLAIM — the entries of a
 // replica that died mid-delivery. Retries and claims are spread: a worker looks after the
 // partitions p with p % worker_count == worker_index.
 //

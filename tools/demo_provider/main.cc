@@ -16,21 +16,31 @@
 //                             received (repeated fields joined with ", "): lets tests check what
 //                             the gateway forwards.
 //   GET /_demo/status/{code}  a problem with that status (200..599): provider failures on demand.
+//   GET /_demo/messages/{id}  {"messageId", "received", "processed"}: how often a data request
+//                             with this Qaqpa-Message-Id arrived and how often it was processed
+//                             (at most once: see dedup below).
+// Dedup (what providers are asked to do, PROTOCOL.md §4): a data request whose (Qaqpa-Client,
+// Qaqpa-Message-Id) was seen before is answered with the stored answer of the first one and
+// counted as a duplicate, not processed again (the last 100 000 ids are remembered).
+// X-Demo-Delay-Ms: N (≤ 60000) on a data request delays that answer by N ms more.
 // --delay-ms delays every answer except /_demo/* with a timer (a slow provider); port 0 binds an
 // ephemeral port, written as decimal to --port-file (tmp + rename) once listening. SIGTERM/SIGINT:
 // stop accepting, close idle connections, let in-flight answers finish (at most 5 s), exit 0.
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -56,6 +66,8 @@ constexpr auto kWriteTimeout = 30s;
 constexpr auto kShutdownGrace = 5s;
 constexpr std::size_t kHeaderLimit = 64 * 1024;
 constexpr std::uint64_t kBodyLimit = 64 * 1024 * 1024;
+constexpr std::size_t kDedupEntries = 100'000;
+constexpr long kMaxRequestDelayMs = 60'000;
 
 struct Options {
   DatasetKind dataset = DatasetKind::Population;
@@ -250,9 +262,10 @@ class Server {
       bool demo = req.target().starts_with("/_demo/");
       InFlight in_flight{demo ? nullptr : &in_flight_};
 
-      Response res = handle(req);
-      if (opts_.delay.count() > 0 && !demo) {
-        asio::steady_timer timer(io_, opts_.delay);
+      Response res = demo ? handle(req) : handleOnce(req);
+      auto delay = demo ? std::chrono::milliseconds(0) : opts_.delay + requestDelay(req);
+      if (delay.count() > 0) {
+        asio::steady_timer timer(io_, delay);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       log(req, res);
@@ -269,6 +282,38 @@ class Server {
     conn.stream.close();
   }
 
+  static std::chrono::milliseconds requestDelay(const Request& req) {
+    long ms = 0;
+    const auto v = req["X-Demo-Delay-Ms"];
+    if (v.empty() || !parseNumber(v, ms) || ms < 0) return std::chrono::milliseconds(0);
+    return std::chrono::milliseconds(std::min(ms, kMaxRequestDelayMs));
+  }
+
+  // A data request: processed once per (client, message id); repeats get the first answer.
+  Response handleOnce(const Request& req) {
+    const std::string message_id(req["Qaqpa-Message-Id"]);
+    if (message_id.empty()) return handle(req);
+    MessageCount& count = message_counts_[message_id];
+    ++count.received;
+    const std::string key = std::string(req["Qaqpa-Client"]) + "|" + message_id;
+    if (auto it = answers_.find(key); it != answers_.end()) {
+      ++duplicates_;
+      std::fprintf(stderr, "demo-provider[%s] duplicate message-id=%s answered from memory\n",
+                   name(), message_id.c_str());
+      return it->second;
+    }
+    ++count.processed;
+    Response res = handle(req);
+    if (answers_.size() >= kDedupEntries) {
+      answers_.erase(answer_order_.front());
+      message_counts_.erase(answer_order_.front().substr(answer_order_.front().find('|') + 1));
+      answer_order_.pop_front();
+    }
+    answers_.emplace(key, res);
+    answer_order_.push_back(key);
+    return res;
+  }
+
   Response handle(const Request& req) {
     std::string_view target = req.target();
     std::string_view path = target.substr(0, target.find('?'));
@@ -279,7 +324,16 @@ class Server {
                                                 {"requests", requests_},
                                                 {"active_connections", connections_.size()},
                                                 {"in_flight", in_flight_},
+                                                {"duplicates", duplicates_},
                                             });
+    }
+    if (path.starts_with("/_demo/messages/")) {
+      const std::string id(path.substr(16));
+      const auto it = message_counts_.find(id);
+      const MessageCount c = it == message_counts_.end() ? MessageCount{} : it->second;
+      return jsonResponse(
+          http::status::ok,
+          json::value{{"messageId", id}, {"received", c.received}, {"processed", c.processed}});
     }
     if (path == "/_demo/echo-headers") return echoHeaders(req);
     if (path.starts_with("/_demo/status/")) return statusAnswer(path.substr(14));
@@ -399,6 +453,14 @@ class Server {
   std::uint64_t requests_ = 0;
   std::uint64_t in_flight_ = 0;  // data requests read and not yet answered (excludes /_demo/*)
   std::unordered_set<Connection*> connections_;
+  struct MessageCount {
+    std::uint64_t received = 0;
+    std::uint64_t processed = 0;
+  };
+  std::unordered_map<std::string, MessageCount> message_counts_;  // by Qaqpa-Message-Id
+  std::unordered_map<std::string, Response> answers_;             // by "client|message id"
+  std::deque<std::string> answer_order_;                          // oldest first, for the bound
+  std::uint64_t duplicates_ = 0;
   std::function<void()> drained_;
 };
 
