@@ -4,6 +4,7 @@
 // journal tail on its own.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
 
 #include "gateway/outbox/journal_tail.h"
@@ -206,6 +207,39 @@ TEST_F(ShipperTest, StartsLateAndCatchesUpAcrossSegments) {
   append(n, cycle(4, (kT0 + 50) * 1000000));
   waitShipped(n, 64);
   EXPECT_EQ(integer({"ZCARD", si::subjectIndexKey(kA)}), 21);
+}
+
+// A measurement, not a check (run with --gtest_also_run_disabled_tests; numbers in
+// gateway/outbox/README.md): a 100 000-event journal shipped from its files (catch-up after Redis
+// lost its data), then the live rate with the shipper following the journal.
+TEST_F(ShipperTest, DISABLED_MeasureShippingRate) {
+  startRedis(false);
+  Node& n = startNode("kz-a", /*with_shipper=*/false);
+  constexpr int kEvents = 100'000;
+  for (int i = 0; i < kEvents / 1000; ++i) append(n, cycle(1000, (kT0 + i) * 1000000));
+  n.journal->stop();
+  n.journal.reset();
+  auto t0 = Steady::now();
+  startNode("kz-a");
+  waitShipped(n, kEvents);
+  auto secs = std::chrono::duration<double>(Steady::now() - t0).count();
+  std::printf("catch-up from files: %d events (3/4 with a subject) in %.2f s = %.0f events/s\n",
+              kEvents, secs, kEvents / secs);
+  t0 = Steady::now();
+  for (int i = 0; i < 50; ++i) append(n, cycle(200, (kT0 + 1000 + i) * 1000000));
+  waitShipped(n, kEvents + 10'000);
+  secs = std::chrono::duration<double>(Steady::now() - t0).count();
+  std::printf("live (append + ship, 50 groups of 200): 10000 events in %.2f s = %.0f events/s\n",
+              secs, 10'000 / secs);
+  const RedisReply mem = cmd({"MEMORY", "STATS"});
+  for (std::size_t i = 0; i + 1 < mem.value.elements.size(); i += 2) {
+    if (mem.value.elements[i].str == "dataset.bytes") {
+      std::printf(
+          "redis dataset: %lld bytes for %d shipped subject events = %.0f bytes/event\n",
+          mem.value.elements[i + 1].integer, (kEvents + 10'000) * 3 / 4,
+          static_cast<double>(mem.value.elements[i + 1].integer) / ((kEvents + 10'000) * 3 / 4));
+    }
+  }
 }
 
 TEST(JournalTailTest, WaitsForUncommittedAndRefusesNothingElse) {
