@@ -46,6 +46,8 @@ std::string_view checkName(ConsentCheck check) noexcept {
       return "SERVICE_NOT_COVERED";
     case ConsentCheck::PurposeMismatch:
       return "PURPOSE_MISMATCH";
+    case ConsentCheck::Unavailable:
+      return "UNAVAILABLE";
   }
   return "NOT_FOUND";
 }

@@ -1,12 +1,17 @@
 // The consent port (issue #3, PROTOCOL.md §3 step 5 and §7): a citizen's consent that one client
 // system may call some services about them for one purpose until a time. The policy asks
 // `check()` on the hot path for grants with `requires_consent`; the space listener lists, grants
-// and revokes. `FileConsentStore` (file_consent_store.h) is the embedded implementation; a Redis
-// one can implement the same interface later.
+// and revokes. `FileConsentStore` (file_consent_store.h) is the embedded implementation,
+// `RedisConsentStore` (redis_consent_store.h) the one shared by gateway replicas.
 //
 // Threading contract for every implementation:
-// - `check`, `listBySubject`, `find` are callable from any worker thread concurrently, never block
-//   on I/O and never suspend (memory only; at most a short reader lock).
+// - `check`, `listBySubject`, `find` are awaitables, `co_await`ed on a worker thread (any worker,
+//   concurrently); they never block the worker. The file store answers at once from memory; the
+//   Redis store asks Redis (one round trip, bounded by a deadline) and never caches, so a change
+//   made through any replica is seen by the very next read on every replica. Their string_view
+//   and reference arguments must stay alive until the co_await completes (callers co_await at
+//   once). A store that cannot answer (Redis down or late) says so: ConsentCheck::Unavailable,
+//   `available == false` — never a stale or guessed answer.
 // - `grant` / `revoke` are awaitables to be `co_await`ed on a worker: the durable write happens on
 //   the store's own writer, never on the calling worker, and the coroutine resumes on the caller's
 //   executor. A result is returned only once the change is durable, and the in-memory state is
@@ -65,6 +70,7 @@ enum class ConsentCheck : std::uint8_t {
   ClientMismatch,
   ServiceNotCovered,
   PurposeMismatch,
+  Unavailable,  // the store gave no answer (Redis down or late): fail closed, 503 not 403
 };
 // "ACTIVE", "NOT_FOUND", ... (stable names for logs and the problem's reason).
 std::string_view checkName(ConsentCheck check) noexcept;
@@ -88,9 +94,21 @@ enum class GrantStatus : std::uint8_t {
   InvalidGrantedBy,  // not "citizen" / "admin:<operator>"
   LimitReached,      // the subject already has max_active_per_subject active consents
   Overloaded,        // max_pending_writes mutations already queued; retry later (503)
-  StorageFailed,     // the durable write failed; the store refuses mutations until restarted
+  StorageFailed,     // the durable write failed (file: the store refuses mutations until
+                     // restarted; Redis: no answer in time, the change may or may not be applied)
 };
 std::string_view grantStatusName(GrantStatus status) noexcept;
+
+// listBySubject / find: `available` is false when the store gave no answer (then nothing else is
+// set); the caller answers 503.
+struct ConsentList {
+  bool available = true;
+  std::vector<Consent> consents;
+};
+struct ConsentLookup {
+  bool available = true;
+  std::optional<Consent> consent;
+};
 
 struct GrantResult {
   GrantStatus status = GrantStatus::StorageFailed;
@@ -125,14 +143,16 @@ class ConsentStore {
  public:
   virtual ~ConsentStore() = default;
 
-  // Hot path: any thread, non-blocking, no allocation.
-  virtual ConsentCheck check(std::string_view consent_id, const common::SubjectId& subject,
-                             std::string_view client, std::string_view service,
-                             std::string_view purpose, Clock::time_point now) const = 0;
+  // Hot path. The file store answers at once without allocating; the Redis store with one round
+  // trip. A consent id unknown for this subject is NotFound.
+  virtual boost::asio::awaitable<ConsentCheck> check(
+      std::string_view consent_id, const common::SubjectId& subject, std::string_view client,
+      std::string_view service, std::string_view purpose, Clock::time_point now) const = 0;
 
   // All consents of the subject (active, expired and revoked), newest first (granted_at, then id).
-  virtual std::vector<Consent> listBySubject(const common::SubjectId& subject) const = 0;
-  virtual std::optional<Consent> find(std::string_view id) const = 0;
+  virtual boost::asio::awaitable<ConsentList> listBySubject(
+      const common::SubjectId& subject) const = 0;
+  virtual boost::asio::awaitable<ConsentLookup> find(std::string_view id) const = 0;
 
   // Validates, assigns a UUIDv7 id and granted_at = the store's TimeSource now, makes the consent
   // durable, then returns it. Never throws for a bad request: see GrantStatus.

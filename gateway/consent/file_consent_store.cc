@@ -225,16 +225,32 @@ FileConsentStore::~FileConsentStore() {
   ::close(fd_);
 }
 
-ConsentCheck FileConsentStore::check(std::string_view consent_id, const common::SubjectId& subject,
-                                     std::string_view client, std::string_view service,
-                                     std::string_view purpose, Clock::time_point now) const {
+boost::asio::awaitable<ConsentCheck> FileConsentStore::check(
+    std::string_view consent_id, const common::SubjectId& subject, std::string_view client,
+    std::string_view service, std::string_view purpose, Clock::time_point now) const {
+  co_return checkNow(consent_id, subject, client, service, purpose, now);
+}
+
+boost::asio::awaitable<ConsentList> FileConsentStore::listBySubject(
+    const common::SubjectId& subject) const {
+  co_return ConsentList{true, listBySubjectNow(subject)};
+}
+
+boost::asio::awaitable<ConsentLookup> FileConsentStore::find(std::string_view id) const {
+  co_return ConsentLookup{true, findNow(id)};
+}
+
+ConsentCheck FileConsentStore::checkNow(std::string_view consent_id,
+                                        const common::SubjectId& subject, std::string_view client,
+                                        std::string_view service, std::string_view purpose,
+                                        Clock::time_point now) const {
   std::shared_lock lock(mutex_);
   const auto it = by_id_.find(consent_id);
   if (it == by_id_.end()) return ConsentCheck::NotFound;
   return checkConsent(it->second, subject, client, service, purpose, now);
 }
 
-std::vector<Consent> FileConsentStore::listBySubject(const common::SubjectId& subject) const {
+std::vector<Consent> FileConsentStore::listBySubjectNow(const common::SubjectId& subject) const {
   std::vector<Consent> out;
   if (subject.kind != common::SubjectKind::Iin) return out;
   {
@@ -251,7 +267,7 @@ std::vector<Consent> FileConsentStore::listBySubject(const common::SubjectId& su
   return out;
 }
 
-std::optional<Consent> FileConsentStore::find(std::string_view id) const {
+std::optional<Consent> FileConsentStore::findNow(std::string_view id) const {
   std::shared_lock lock(mutex_);
   const auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;

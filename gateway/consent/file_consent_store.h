@@ -71,11 +71,23 @@ class FileConsentStore final : public ConsentStore {
   FileConsentStore(const FileConsentStore&) = delete;
   FileConsentStore& operator=(const FileConsentStore&) = delete;
 
-  ConsentCheck check(std::string_view consent_id, const common::SubjectId& subject,
-                     std::string_view client, std::string_view service, std::string_view purpose,
-                     Clock::time_point now) const override;
-  std::vector<Consent> listBySubject(const common::SubjectId& subject) const override;
-  std::optional<Consent> find(std::string_view id) const override;
+  // The port's reads answer at once (co_return) with the synchronous ones below.
+  boost::asio::awaitable<ConsentCheck> check(std::string_view consent_id,
+                                             const common::SubjectId& subject,
+                                             std::string_view client, std::string_view service,
+                                             std::string_view purpose,
+                                             Clock::time_point now) const override;
+  boost::asio::awaitable<ConsentList> listBySubject(
+      const common::SubjectId& subject) const override;
+  boost::asio::awaitable<ConsentLookup> find(std::string_view id) const override;
+
+  // The same reads, synchronous: any thread, memory only (a short reader lock); checkNow does not
+  // allocate.
+  ConsentCheck checkNow(std::string_view consent_id, const common::SubjectId& subject,
+                        std::string_view client, std::string_view service, std::string_view purpose,
+                        Clock::time_point now) const;
+  std::vector<Consent> listBySubjectNow(const common::SubjectId& subject) const;
+  std::optional<Consent> findNow(std::string_view id) const;
 
   boost::asio::awaitable<GrantResult> grant(ConsentRequest request) override;
   boost::asio::awaitable<RevokeResult> revoke(std::string_view id,

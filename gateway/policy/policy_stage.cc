@@ -264,9 +264,11 @@ std::optional<Failure> decideSignature(pipeline::Exchange& ex, const PolicyRunti
   return std::nullopt;
 }
 
-// Steps 2-6 for the client step 1 proved.
-std::optional<Failure> decideAccess(pipeline::Exchange& ex, const consent::ConsentStore* consents,
-                                    const PolicyRuntime* rt, const Identity& id) {
+// Steps 2-6 for the client step 1 proved. A coroutine only for the consent store's check.
+boost::asio::awaitable<std::optional<Failure>> decideAccess(pipeline::Exchange& ex,
+                                                            const consent::ConsentStore* consents,
+                                                            const PolicyRuntime* rt,
+                                                            const Identity& id) {
   const config::PolicyBundle& policy = ex.snapshot->policy;
   const pipeline::Envelope& env = ex.envelope;
   const config::System* client = ex.client;
@@ -274,32 +276,32 @@ std::optional<Failure> decideAccess(pipeline::Exchange& ex, const consent::Conse
   // 2. Service.
   const config::Service* service = policy.findService(env.service_id);
   if (service == nullptr) {
-    return deny(StatusCode::ServiceNotFound, Reason::ServiceUnknown, env.service_id);
+    co_return deny(StatusCode::ServiceNotFound, Reason::ServiceUnknown, env.service_id);
   }
   ex.service = service;
   if (!service->exposedTo(ex.zone)) {
-    return deny(StatusCode::AccessDenied, Reason::ServiceNotExposed, service->id);
+    co_return deny(StatusCode::AccessDenied, Reason::ServiceNotExposed, service->id);
   }
 
   // 3. Validation the service demands.
   if (service->personal_data) {
     if (!env.subject)
-      return deny(StatusCode::ValidationFailed, Reason::MissingHeader, kSubjectHeader);
+      co_return deny(StatusCode::ValidationFailed, Reason::MissingHeader, kSubjectHeader);
     if (env.purpose.empty()) {
-      return deny(StatusCode::ValidationFailed, Reason::MissingHeader, kPurposeHeader);
+      co_return deny(StatusCode::ValidationFailed, Reason::MissingHeader, kPurposeHeader);
     }
   }
 
   // 4. Grant.
   const std::vector<const config::Grant*>* grants = policy.findGrants(client->id, service->id);
   if (grants == nullptr || grants->empty()) {
-    return deny(StatusCode::AccessDenied, Reason::NoGrant, service->id);
+    co_return deny(StatusCode::AccessDenied, Reason::NoGrant, service->id);
   }
   const config::Purpose* purpose = nullptr;
   if (!env.purpose.empty()) {
     purpose = policy.findPurpose(env.purpose);
     if (purpose == nullptr) {
-      return deny(StatusCode::AccessDenied, Reason::PurposeNotAllowed, env.purpose);
+      co_return deny(StatusCode::AccessDenied, Reason::PurposeNotAllowed, env.purpose);
     }
   }
   const config::Grant* chosen = nullptr;
@@ -317,46 +319,56 @@ std::optional<Failure> decideAccess(pipeline::Exchange& ex, const consent::Conse
   }
   if (chosen == nullptr) {
     if (matched_inactive)
-      return deny(StatusCode::AccessDenied, Reason::GrantNotActive, service->id);
+      co_return deny(StatusCode::AccessDenied, Reason::GrantNotActive, service->id);
     if (purpose != nullptr) {
-      return deny(StatusCode::AccessDenied, Reason::PurposeNotAllowed, purpose->code);
+      co_return deny(StatusCode::AccessDenied, Reason::PurposeNotAllowed, purpose->code);
     }
-    return deny(StatusCode::AccessDenied, Reason::NoGrant, service->id);
+    co_return deny(StatusCode::AccessDenied, Reason::NoGrant, service->id);
   }
 
   // 5. Consent, where the owner's grant demands it. No store means no consent can be shown:
   // fail closed.
   if (chosen->requires_consent) {
-    if (env.consent_id.empty()) return deny(StatusCode::ConsentRequired, Reason::ConsentMissing);
+    if (env.consent_id.empty()) co_return deny(StatusCode::ConsentRequired, Reason::ConsentMissing);
     if (!env.subject || consents == nullptr) {
-      return deny(StatusCode::ConsentRequired, Reason::ConsentNotFound);
+      co_return deny(StatusCode::ConsentRequired, Reason::ConsentNotFound);
     }
-    const consent::ConsentCheck c = consents->check(
-        env.consent_id, *env.subject, client->id, service->id,
-        purpose != nullptr ? std::string_view{purpose->code} : std::string_view{}, ex.received_at);
+    // Hoisted: GCC 12 miscompiles ?: inside a co_await full-expression.
+    const std::string_view purpose_code =
+        purpose != nullptr ? std::string_view{purpose->code} : std::string_view{};
+    const consent::ConsentCheck c = co_await consents->check(
+        env.consent_id, *env.subject, client->id, service->id, purpose_code, ex.received_at);
+    if (c == consent::ConsentCheck::Unavailable) {
+      // Fail closed: without the store's answer no consent can be shown. 503, not 403: the
+      // caller's consent may well be valid, so it should retry rather than ask the citizen.
+      Failure f = deny(StatusCode::ProviderUnavailable, Reason::ConsentStoreUnavailable);
+      f.internal = "consent store gave no answer";
+      co_return f;
+    }
     if (c != consent::ConsentCheck::Active) {
       Failure f = deny(StatusCode::ConsentRequired, consentReason(c));
       f.internal = std::string(consent::checkName(c));
-      return f;
+      co_return f;
     }
   }
 
   // 6. Signature.
-  if (std::optional<Failure> f = decideSignature(ex, rt, id)) return f;
+  if (std::optional<Failure> f = decideSignature(ex, rt, id)) co_return f;
   ex.grant = chosen;
   ex.purpose = purpose;
-  return std::nullopt;
+  co_return std::nullopt;
 }
 
-std::optional<Failure> decide(pipeline::Exchange& ex, const consent::ConsentStore* consents,
-                              const PolicyRuntime* rt) {
-  if (std::optional<Failure> f = checkInputs(ex)) return f;
+boost::asio::awaitable<std::optional<Failure>> decide(pipeline::Exchange& ex,
+                                                      const consent::ConsentStore* consents,
+                                                      const PolicyRuntime* rt) {
+  if (std::optional<Failure> f = checkInputs(ex)) co_return f;
   Identity id;
-  if (std::optional<Failure> f = decideIdentity(ex, rt, id)) return f;
+  if (std::optional<Failure> f = decideIdentity(ex, rt, id)) co_return f;
   // GET/DELETE /v1/messages/{id}: who asks is all the async stage needs to know (it answers
   // only the message's own client). No service, grant, quota or replay applies.
-  if (ex.envelope.messages_target) return decideSignature(ex, rt, id);
-  return decideAccess(ex, consents, rt, id);
+  if (ex.envelope.messages_target) co_return decideSignature(ex, rt, id);
+  co_return co_await decideAccess(ex, consents, rt, id);
 }
 
 // The quota of step 7 with the rate asked of Redis first (admit()'s order: the concurrency slot
@@ -400,7 +412,7 @@ class PolicyStage final : public pipeline::Stage {
 
   boost::asio::awaitable<pipeline::StageResult> onRequest(pipeline::Exchange& ex) override {
     const auto* rt = static_cast<const PolicyRuntime*>(ex.policy_state.get());
-    if (std::optional<Failure> f = decide(ex, cx_.consents, rt))
+    if (std::optional<Failure> f = co_await decide(ex, cx_.consents, rt))
       co_return pipeline::StageResult::fail(std::move(*f));
     if (ex.envelope.messages_target) co_return pipeline::StageResult::next();  // identity only
     // Quota after the decision (signature included) and before the replay record, so a refused

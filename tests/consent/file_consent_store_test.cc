@@ -133,7 +133,7 @@ class FileConsentStoreTest : public ::testing::Test {
   }
   ConsentCheck check(const FileConsentStore& store, std::string_view id,
                      std::string_view service = "person.byIin") {
-    return store.check(id, kAlice, kClient, service, "TAX_AUDIT", time_.now());
+    return store.checkNow(id, kAlice, kClient, service, "TAX_AUDIT", time_.now());
   }
 
   Runner runner_;  // declared first: outlives every store a test opens
@@ -151,9 +151,9 @@ TEST_F(FileConsentStoreTest, GrantThenCheckIsActive) {
   EXPECT_FALSE(c.revoked_at);
   EXPECT_EQ(check(*store, c.id), ConsentCheck::Active);
   EXPECT_EQ(check(*store, c.id, "person.address"), ConsentCheck::Active);
-  EXPECT_EQ(store->find(c.id), c);
-  EXPECT_EQ(store->listBySubject(kAlice), std::vector<Consent>{c});
-  EXPECT_TRUE(store->listBySubject(kBob).empty());
+  EXPECT_EQ(store->findNow(c.id), c);
+  EXPECT_EQ(store->listBySubjectNow(kAlice), std::vector<Consent>{c});
+  EXPECT_TRUE(store->listBySubjectNow(kBob).empty());
   EXPECT_EQ(store->stats().grants, 1u);
   EXPECT_EQ(store->stats().consents, 1u);
 }
@@ -162,18 +162,18 @@ TEST_F(FileConsentStoreTest, EveryMismatchKind) {
   auto store = open();
   const Consent c = grantOk(*store, request(kAlice, time_.now() + 24h));
   const auto now = time_.now();
-  EXPECT_EQ(store->check("01890a5d-ac96-774b-bcce-b302099a8057", kAlice, kClient, "person.byIin",
+  EXPECT_EQ(store->checkNow("01890a5d-ac96-774b-bcce-b302099a8057", kAlice, kClient, "person.byIin",
                          "TAX_AUDIT", now),
             ConsentCheck::NotFound);
-  EXPECT_EQ(store->check("", kAlice, kClient, "person.byIin", "TAX_AUDIT", now),
+  EXPECT_EQ(store->checkNow("", kAlice, kClient, "person.byIin", "TAX_AUDIT", now),
             ConsentCheck::NotFound);
-  EXPECT_EQ(store->check(c.id, kBob, kClient, "person.byIin", "TAX_AUDIT", now),
+  EXPECT_EQ(store->checkNow(c.id, kBob, kClient, "person.byIin", "TAX_AUDIT", now),
             ConsentCheck::SubjectMismatch);
-  EXPECT_EQ(store->check(c.id, kAlice, kOtherClient, "person.byIin", "TAX_AUDIT", now),
+  EXPECT_EQ(store->checkNow(c.id, kAlice, kOtherClient, "person.byIin", "TAX_AUDIT", now),
             ConsentCheck::ClientMismatch);
-  EXPECT_EQ(store->check(c.id, kAlice, kClient, "person.family", "TAX_AUDIT", now),
+  EXPECT_EQ(store->checkNow(c.id, kAlice, kClient, "person.family", "TAX_AUDIT", now),
             ConsentCheck::ServiceNotCovered);
-  EXPECT_EQ(store->check(c.id, kAlice, kClient, "person.byIin", "LOAN_SCORING", now),
+  EXPECT_EQ(store->checkNow(c.id, kAlice, kClient, "person.byIin", "LOAN_SCORING", now),
             ConsentCheck::PurposeMismatch);
 }
 
@@ -195,7 +195,7 @@ TEST_F(FileConsentStoreTest, RevokeTakesEffectOnTheVeryNextCheck) {
   ASSERT_TRUE(r.consent);
   EXPECT_EQ(r.consent->revoked_at, time_.now());
   EXPECT_EQ(check(*store, c.id), ConsentCheck::Revoked);
-  EXPECT_EQ(store->find(c.id)->revoked_at, time_.now());
+  EXPECT_EQ(store->findNow(c.id)->revoked_at, time_.now());
   EXPECT_EQ(store->stats().revokes, 1u);
 }
 
@@ -271,7 +271,7 @@ TEST_F(FileConsentStoreTest, ListsNewestFirstWithEveryState) {
   const Consent third = grantOk(*store, request(kAlice, time_.now() + 24h));  // same ms
   ASSERT_EQ(revoke(*store, second.id, kAlice).status, RevokeStatus::Revoked);
   time_.advance(2h);
-  const auto list = store->listBySubject(kAlice);
+  const auto list = store->listBySubjectNow(kAlice);
   ASSERT_EQ(list.size(), 3u);
   EXPECT_EQ(list[0].id, third.id);
   EXPECT_EQ(list[1].id, second.id);
@@ -293,16 +293,16 @@ TEST_F(FileConsentStoreTest, SameStateAfterReopen) {
     grantOk(*store, admin);
     time_.advance(1s);
     ASSERT_EQ(revoke(*store, a_id, kAlice).status, RevokeStatus::Revoked);
-    alice_before = store->listBySubject(kAlice);
-    bob_before = store->listBySubject(kBob);
+    alice_before = store->listBySubjectNow(kAlice);
+    bob_before = store->listBySubjectNow(kBob);
   }
   OpenResult reopened = FileConsentStore::openBlocking(dir_.str(), time_);
   ASSERT_EQ(reopened.error, OpenError::None) << reopened.message;
   EXPECT_EQ(reopened.records_replayed, 4u);
   EXPECT_EQ(reopened.torn_tails_truncated, 0u);
   auto& store = *reopened.store;
-  EXPECT_EQ(store.listBySubject(kAlice), alice_before);
-  EXPECT_EQ(store.listBySubject(kBob), bob_before);
+  EXPECT_EQ(store.listBySubjectNow(kAlice), alice_before);
+  EXPECT_EQ(store.listBySubjectNow(kBob), bob_before);
   EXPECT_EQ(check(store, a_id), ConsentCheck::Revoked);
   EXPECT_EQ(check(store, b_id), ConsentCheck::Active);
   // And it keeps working: new changes append after the replayed ones.
@@ -508,14 +508,14 @@ TEST(FileConsentStoreThreads, ConcurrentChecksSeeEveryRevocationAsSoonAsItReturn
         for (int i = 0; i < kConsents; ++i) {
           const bool must_be_revoked = revoked[i].load(std::memory_order_acquire);
           const ConsentCheck c =
-              store.check(ids[i], kAlice, kClient, "person.byIin", "TAX_AUDIT", time.now());
+              store.checkNow(ids[i], kAlice, kClient, "person.byIin", "TAX_AUDIT", time.now());
           if (c != ConsentCheck::Revoked && (must_be_revoked || c != ConsentCheck::Active)) {
             violations.fetch_add(1);
           }
           checks.fetch_add(1, std::memory_order_relaxed);
         }
-        if (store.listBySubject(kAlice).size() < kConsents) violations.fetch_add(1);
-        if (!store.find(ids[0])) violations.fetch_add(1);
+        if (store.listBySubjectNow(kAlice).size() < kConsents) violations.fetch_add(1);
+        if (!store.findNow(ids[0])) violations.fetch_add(1);
       }
     });
   }

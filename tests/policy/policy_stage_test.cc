@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 
+#include "gateway/common/i18n.h"
 #include "gateway/common/ids.h"
+#include "gateway/consent/consent_store.h"
 #include "tests/support/run_awaitable.h"
 #include "tests/support/test_snapshot.h"
 
@@ -364,6 +366,81 @@ TEST_F(PolicyStageTest, AsyncRequestWithoutTheAsyncExchangeIsReplayChecked) {
   ASSERT_EQ(run().action, StageResult::Action::Continue);
   exchange().envelope.async_requested = true;
   expectDenied(run(), StatusCode::Duplicate, Reason::MessageReplayed, "", 409);
+}
+
+}  // namespace
+}  // namespace qaqpa::policy
+
+namespace qaqpa::policy {
+namespace {
+
+// A consent store that answers every check with one value (the Redis store's outage is tested
+// against a real redis-server in tests/consent; here only the stage's answer to it).
+class FixedConsentStore final : public consent::ConsentStore {
+ public:
+  explicit FixedConsentStore(consent::ConsentCheck answer) : answer_(answer) {}
+  boost::asio::awaitable<consent::ConsentCheck> check(std::string_view, const common::SubjectId&,
+                                                      std::string_view, std::string_view,
+                                                      std::string_view,
+                                                      consent::Clock::time_point) const override {
+    ++checks;
+    co_return answer_;
+  }
+  boost::asio::awaitable<consent::ConsentList> listBySubject(
+      const common::SubjectId&) const override {
+    co_return consent::ConsentList{};
+  }
+  boost::asio::awaitable<consent::ConsentLookup> find(std::string_view) const override {
+    co_return consent::ConsentLookup{};
+  }
+  boost::asio::awaitable<consent::GrantResult> grant(consent::ConsentRequest) override {
+    co_return consent::GrantResult{};
+  }
+  boost::asio::awaitable<consent::RevokeResult> revoke(std::string_view,
+                                                       const common::SubjectId&) override {
+    co_return consent::RevokeResult{};
+  }
+  mutable int checks = 0;
+
+ private:
+  consent::ConsentCheck answer_;
+};
+
+class ConsentAnswerTest : public PolicyStageTest {
+ protected:
+  void SetUp() override {
+    auto snap = registry().build();
+    auto& grants = std::const_pointer_cast<config::Snapshot>(snap)->policy.grants;
+    for (config::Grant& g : grants) g.requires_consent = true;
+    snapshot_ = snap;
+  }
+  Exchange& withConsent() {
+    Exchange& ex = exchange();
+    ex.envelope.consent_id = "01890a5d-ac96-774b-bcce-b302099a8057";
+    return ex;
+  }
+};
+
+TEST_F(ConsentAnswerTest, AnUnavailableConsentStoreFailsClosedWith503) {
+  FixedConsentStore store(consent::ConsentCheck::Unavailable);
+  context_.consents = &store;
+  withConsent();
+  const StageResult r = run();
+  expectDenied(r, StatusCode::ProviderUnavailable, Reason::ConsentStoreUnavailable, "", 503);
+  EXPECT_EQ(store.checks, 1);
+  EXPECT_EQ(replay_.size(), 0u) << "a refused request does not consume its id";
+  EXPECT_EQ(common::reasonName(Reason::ConsentStoreUnavailable), "CONSENT_STORE_UNAVAILABLE");
+}
+
+TEST_F(ConsentAnswerTest, AnActiveConsentFromTheAwaitableStoreAllows) {
+  FixedConsentStore store(consent::ConsentCheck::Active);
+  context_.consents = &store;
+  withConsent();
+  EXPECT_EQ(run().action, StageResult::Action::Continue);
+  FixedConsentStore revoked(consent::ConsentCheck::Revoked);
+  context_.consents = &revoked;
+  exchange().envelope.consent_id = "01890a5d-ac96-774b-bcce-b302099a8058";
+  expectDenied(run(), StatusCode::ConsentRequired, Reason::ConsentRevoked, "", 403);
 }
 
 }  // namespace
