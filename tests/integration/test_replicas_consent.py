@@ -84,6 +84,28 @@ class ReplicaConsentTest(harness.GatewayTestCase):
         again = self.space(a, "DELETE", f"/v1/space/consents/{consent['id']}", token)
         self.assertEqual(again.status, 200, again)  # already revoked: idempotent, on A too
 
+    def test_operator_consents_are_shared_too(self):
+        a, b = self.dep.replicas
+        r = harness.request(a.port("admin"), "POST", "/admin/consents",
+                            {"Content-Type": "application/json"}, json.dumps({
+                                "subject": A, "client": BANK, "services": ["person.byIin"],
+                                "purpose": "CREDIT_SCORING", "expires": in_future(days=3),
+                                "operator": "test-op"}).encode())
+        self.assertEqual(r.status, 201, r)
+        consent = r.json()
+        subject = A.replace(":", "%3A")
+        listed = harness.request(b.port("admin"), "GET",
+                                 f"/admin/consents?subject={subject}&operator=op&reason=test")
+        self.assertEqual(listed.status, 200, listed)
+        self.assertIn(consent["id"], [c["id"] for c in listed.json()["consents"]])
+        self.assertEqual(self.bank_call(b, consent["id"]).status, 200)
+        revoked = harness.request(b.port("admin"), "DELETE",
+                                  f"/admin/consents/{consent['id']}?subject={subject}")
+        self.assertEqual(revoked.status, 200, revoked)
+        self.assertEqual(revoked.json()["state"], "REVOKED")
+        body = self.assertProblem(self.bank_call(a, consent["id"]), 403, "CONSENT_REQUIRED")
+        self.assertEqual(body["reason"], "CONSENT_REVOKED")
+
     def test_redis_down_fails_closed_then_consents_are_back(self):
         a, b = self.dep.replicas
         token = self.login(b, CITIZENS[0])
