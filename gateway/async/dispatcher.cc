@@ -24,6 +24,7 @@ using common::StatusCode;
 
 constexpr std::chrono::seconds kClaimMargin{5};
 constexpr std::size_t kDueBatch = 256;
+constexpr std::chrono::seconds kDepthSampleInterval{1};
 
 bool isProviderFailure(StatusCode c) {
   return c == StatusCode::ProviderError || c == StatusCode::ProviderUnavailable ||
@@ -135,7 +136,9 @@ asio::awaitable<void> Dispatcher::maintain(bool claim) {
       });
     }
   }
-  if (worker_index_ == 0 && metrics_ != nullptr) {
+  const auto now = std::chrono::steady_clock::now();
+  if (worker_index_ == 0 && metrics_ != nullptr && now >= next_depth_sample_) {
+    next_depth_sample_ = now + kDepthSampleInterval;
     const long long depth = co_await store_.depth();
     if (depth >= 0) metrics::set(metrics_->queue_depth, static_cast<double>(depth));
   }

@@ -7,8 +7,8 @@
 // submission nudges it. (BLOCK would hold the worker's only Redis connection, which submissions
 // and the shared quotas use, for the whole block; a second connection per worker just to block
 // buys a few ms of latency for remote submissions only, so the poll is bounded instead.) Each
-// poll_interval the dispatcher also moves due retries back to their streams and samples the queue
-// depth, and every claim period takes over entries idle longer than
+// poll_interval the dispatcher also moves due retries back to their streams (worker 0 samples the
+// queue depth once a second), and every claim period takes over entries idle longer than
 // max(async.claim_idle, the longest service deadline + 5 s) with XAUTOCLAIM — the entries of a
 // replica that died mid-delivery. Retries and claims are spread: a worker looks after the
 // partitions p with p % worker_count == worker_index.
@@ -96,6 +96,7 @@ class Dispatcher {
   metrics::AsyncMetrics* metrics_;
   boost::asio::steady_timer wake_;
   std::mt19937_64 rng_;
+  std::chrono::steady_clock::time_point next_depth_sample_{};
   std::size_t in_flight_ = 0;
   bool started_ = false;
   bool running_ = false;  // the loop coroutine has not ended
