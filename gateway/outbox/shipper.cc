@@ -118,13 +118,13 @@ std::unique_ptr<Shipper> Shipper::createBlocking(ShipperOptions options,
 Shipper::~Shipper() { stop(); }
 
 std::uint64_t Shipper::lag() const noexcept {
-  const std::uint64_t c = committedSeq();
-  const std::uint64_t s = shippedSeq();
+  const std::uint64_t c = committed_.load(std::memory_order_acquire);
+  const std::uint64_t s = shipped_.load(std::memory_order_acquire);
   return c > s ? c - s : 0;
 }
 
 void Shipper::setState(State s) noexcept {
-  state_.store(s, std::memory_order_relaxed);
+  state_.store(s, std::memory_order_release);
   metrics::set(metrics_->lag, static_cast<double>(lag()));
 }
 
@@ -412,7 +412,7 @@ asio::awaitable<void> Shipper::run() {
       continue;
     }
     const std::uint64_t before = shippedSeq();
-    shipped_.store(last_seq, std::memory_order_relaxed);
+    shipped_.store(last_seq, std::memory_order_release);
     metrics::inc(metrics_->shipped, static_cast<double>(last_seq - before));
     backoff = options_.retry_initial;
     if (logged_down) {

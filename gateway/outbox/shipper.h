@@ -90,7 +90,13 @@ class Shipper {
   // The same, for callers that compose observers: the journal committed up to `seq`.
   void notifyCommitted(std::uint64_t seq) noexcept;
 
-  State state() const noexcept { return state_.load(std::memory_order_relaxed); }
+  // CaughtUp only while nothing committed is unshipped: the journal's observer moves the
+  // committed seq before the append's caller learns the event is durable, so a caller that saw
+  // its event acknowledged and then CaughtUp knows the event is in Redis.
+  State state() const noexcept {
+    const State s = state_.load(std::memory_order_acquire);
+    return s == State::CaughtUp && lag() > 0 ? State::Lagging : s;
+  }
   std::uint64_t shippedSeq() const noexcept { return shipped_.load(std::memory_order_relaxed); }
   std::uint64_t committedSeq() const noexcept { return committed_.load(std::memory_order_relaxed); }
   std::uint64_t lag() const noexcept;
