@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-QAQPA_BIN="${QAQPA_BIN:-$ROOT/build/release/gateway/exe/qaqpa}"
+QAQPA_BIN="$(realpath "${QAQPA_BIN:-$ROOT/build/release/gateway/exe/qaqpa}")"
 BUILD_DIR="$(cd "$(dirname "$QAQPA_BIN")/../.." 2>/dev/null && pwd || true)"
 QAQPA_DEMO_PROVIDER_BIN="${QAQPA_DEMO_PROVIDER_BIN:-$BUILD_DIR/tools/demo_provider/qaqpa-demo-provider}"
 OUT=""

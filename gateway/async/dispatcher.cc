@@ -93,7 +93,12 @@ void Dispatcher::start() {
   });
 }
 
-void Dispatcher::nudge() { wake_.cancel(); }
+void Dispatcher::nudge() {
+  // Remembered, not only a cancel: a nudge while the loop is reading (not waiting) must not be
+  // lost, or the new message would wait a whole poll interval.
+  nudged_ = true;
+  wake_.cancel();
+}
 
 void Dispatcher::stop(std::function<void()> stopped) {
   stopping_ = true;
@@ -128,12 +133,7 @@ asio::awaitable<void> Dispatcher::maintain(bool claim) {
       if (metrics_ != nullptr) metrics::inc(metrics_->claimed);
       common::log(common::LogLevel::Info, "async entry claimed from an idle consumer",
                   {{"entry", e.id}, {"partition", std::to_string(e.partition)}});
-      ++in_flight_;
-      asio::co_spawn(executor_, deliver(std::move(e)), [this](std::exception_ptr) {
-        --in_flight_;
-        wake_.cancel();
-        maybeStopped();
-      });
+      spawn(std::move(e));
     }
   }
   const auto now = std::chrono::steady_clock::now();
@@ -142,6 +142,18 @@ asio::awaitable<void> Dispatcher::maintain(bool claim) {
     const long long depth = co_await store_.depth();
     if (depth >= 0) metrics::set(metrics_->queue_depth, static_cast<double>(depth));
   }
+}
+
+void Dispatcher::spawn(Entry entry) {
+  ++in_flight_;
+  // The completion handler runs only if the delivery ends normally (not when the io_context is
+  // destroyed with it suspended), so it may use `this`.
+  asio::co_spawn(executor_, deliver(std::move(entry)), [this](std::exception_ptr) {
+    --in_flight_;
+    nudged_ = true;  // a slot is free: read again without waiting a poll interval
+    wake_.cancel();
+    maybeStopped();
+  });
 }
 
 asio::awaitable<void> Dispatcher::run() {
@@ -163,24 +175,29 @@ asio::awaitable<void> Dispatcher::run() {
       if (claim) next_claim = std::chrono::steady_clock::now() + std::max(poll, claimIdle() / 4);
       if (stopping_) break;
     }
-    const std::size_t free = s.max_in_flight > in_flight_ ? s.max_in_flight - in_flight_ : 0;
+    // XREADGROUP's COUNT is per stream, so one read may bring more entries than free slots: the
+    // rest waits in the backlog (bounded by partitions × max_in_flight) and starts as slots free
+    // up, before anything new is read.
+    while (!backlog_.empty() && in_flight_ < s.max_in_flight) {
+      spawn(std::move(backlog_.front()));
+      backlog_.pop_front();
+    }
     bool ok = true;
-    std::size_t got = 0;
-    if (free > 0) {
-      std::vector<Entry> entries = co_await store_.readNew(consumer_, free, ok);
-      got = entries.size();
+    if (backlog_.empty() && in_flight_ < s.max_in_flight) {
+      std::vector<Entry> entries =
+          co_await store_.readNew(consumer_, s.max_in_flight - in_flight_, ok);
+      if (stopping_) break;  // read but not started: pending, claimed later
       for (Entry& e : entries) {
-        if (stopping_) break;  // read but not started: pending, claimed later
-        ++in_flight_;
-        asio::co_spawn(executor_, deliver(std::move(e)), [this](std::exception_ptr) {
-          --in_flight_;
-          wake_.cancel();
-          maybeStopped();
-        });
+        if (in_flight_ < s.max_in_flight) {
+          spawn(std::move(e));
+        } else {
+          backlog_.push_back(std::move(e));
+        }
       }
+      if (!entries.empty()) continue;  // more may be waiting
     }
     if (stopping_) break;
-    if (got > 0 && got < free) continue;  // more may be waiting
+    if (std::exchange(nudged_, false)) continue;
     wake_.expires_after(ok ? poll : std::max(poll, std::chrono::milliseconds(200)));
     co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
   }

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <random>
@@ -84,6 +85,7 @@ class Dispatcher {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> maintain(bool claim);
   boost::asio::awaitable<void> deliver(Entry entry);
+  void spawn(Entry entry);
   std::chrono::milliseconds claimIdle() const;
   void maybeStopped();
 
@@ -96,11 +98,13 @@ class Dispatcher {
   metrics::AsyncMetrics* metrics_;
   boost::asio::steady_timer wake_;
   std::mt19937_64 rng_;
+  std::deque<Entry> backlog_;  // read, waiting for a free delivery slot
   std::chrono::steady_clock::time_point next_depth_sample_{};
   std::size_t in_flight_ = 0;
   bool started_ = false;
   bool running_ = false;  // the loop coroutine has not ended
   bool stopping_ = false;
+  bool nudged_ = false;  // a local submission since the last read
   std::function<void()> stopped_;
 };
 
