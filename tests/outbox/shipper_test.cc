@@ -166,6 +166,24 @@ TEST_F(ShipperTest, OutageThenCatchUpWithoutLossOrDuplicate) {
   EXPECT_EQ(integer({"HLEN", si::subjectDataKey(kA)}), 8 * 3 + 8);  // next hashes: all known
 }
 
+TEST_F(ShipperTest, RedisRefusingWritesIsRetriedThenCaughtUp) {
+  startRedis(false);
+  Node& n = startNode("kz-a");
+  append(n, cycle(4));
+  waitShipped(n, 4);
+  // Up but refusing every write (OOM): error replies, not a lost connection.
+  ASSERT_TRUE(cmd({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).ok());
+  ASSERT_TRUE(cmd({"CONFIG", "SET", "maxmemory", "1"}).ok());
+  append(n, cycle(8, (kT0 + 10) * 1000000));
+  waitState(n, Shipper::State::Down);
+  EXPECT_LE(n.shipper->shippedSeq(), 4u);
+  EXPECT_EQ(str({"GET", si::outboxCursorKey("kz-a")}), "4");  // never advanced past a failure
+  ASSERT_TRUE(cmd({"CONFIG", "SET", "maxmemory", "0"}).ok());
+  waitShipped(n, 12);
+  EXPECT_EQ(integer({"ZCARD", si::subjectIndexKey(kA)}), 3);
+  EXPECT_EQ(integer({"ZCARD", si::subjectIndexKey(kB)}), 3);
+}
+
 TEST_F(ShipperTest, RedisLostItsDataEverythingIsShippedAgainFromTheFiles) {
   startRedis(false);          // no persistence: a restart comes back empty
   segment_max_bytes_ = 4096;  // several segments
