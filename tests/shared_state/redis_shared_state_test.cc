@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <future>
@@ -585,6 +586,42 @@ TEST_F(RedisSharedStateTest, DISABLED_BenchDecisionsPerSecond) {
         std::cout << (gcra ? "GCRA script" : "SET NX PX  ") << " callers " << callers << ": "
                   << static_cast<long>(done / secs) << " decisions/s\n";
       }
+    }
+  });
+}
+
+// Latency of one shared check (GCRA script + replay SET NX, the policy stage's two round trips),
+// for choosing redis.policy_timeout: percentiles over 3 s with 1 and 16 concurrent callers on
+// one connection. Run as DISABLED_Bench above.
+TEST_F(RedisSharedStateTest, DISABLED_BenchCheckLatency) {
+  run([&]() -> asio::awaitable<void> {
+    RedisRateLimiter rate(*client_);
+    RedisReplayWindow window(*client_, 60s);
+    const std::string key = grantRateKey("bench-latency");
+    std::uint32_t next_id = 1'000'000;
+    for (const int callers : {1, 16}) {
+      std::vector<double> us;
+      const auto until = Steady::now() + 3s;
+      auto caller = [&]() -> asio::awaitable<void> {
+        while (Steady::now() < until) {
+          const auto t0 = Steady::now();
+          EXPECT_TRUE((co_await rate.tryAcquire(key, 1e6, 100, in(2s))).ok());
+          EXPECT_TRUE((co_await window.firstSeen("bench", uuidOf(next_id++), in(2s))).ok());
+          us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
+        }
+      };
+      auto ex = co_await asio::this_coro::executor;
+      std::vector<std::future<void>> fs;
+      for (int i = 0; i < callers; ++i)
+        fs.push_back(asio::co_spawn(ex, caller(), asio::use_future));
+      for (auto& f : fs) {
+        while (f.wait_for(0s) != std::future_status::ready) co_await sleepFor(1ms);
+      }
+      std::sort(us.begin(), us.end());
+      auto pct = [&](double p) { return us[static_cast<std::size_t>(p * (us.size() - 1))]; };
+      std::cout << "rate+replay callers " << callers << ": n=" << us.size() << " p50 " << pct(0.5)
+                << " us, p99 " << pct(0.99) << " us, p99.9 " << pct(0.999) << " us, max "
+                << us.back() << " us\n";
     }
   });
 }
