@@ -7,6 +7,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "gateway/async/backoff.h"
@@ -284,8 +286,32 @@ asio::awaitable<void> Dispatcher::deliver(Entry entry) {
   } else {
     done = co_await store_.fail(entry, a.number, ex->response.body());
   }
+  const bool final = done.outcome == FinishOutcome::Done || done.outcome == FinishOutcome::Stopped;
+  if (final && ex->client != nullptr && ex->client->callback) {
+    if (callbacks_in_flight_ >= s.max_in_flight) {
+      common::log(common::LogLevel::Warn, "async callback not sent: too many in flight",
+                  {{"message", req->message_id}});
+    } else {
+      boost::json::object note{{"messageId", req->message_id},
+                               {"state", done.state},
+                               {"attempts", a.number},
+                               {"location", "/v1/messages/" + req->message_id}};
+      if (done.state == "DELIVERED") {
+        note["providerStatus"] = ex->response.result_int();
+      } else {
+        boost::system::error_code ec;
+        boost::json::value problem = boost::json::parse(ex->response.body(), ec);
+        if (!ec) note["status"] = std::move(problem);
+      }
+      ++callbacks_in_flight_;
+      asio::co_spawn(
+          executor_,
+          callback(req->client, req->message_id, boost::json::serialize(note), max_attempts),
+          [this](std::exception_ptr) { --callbacks_in_flight_; });
+    }
+  }
   if (metrics_ == nullptr) co_return;
-  if (done.outcome == FinishOutcome::Done || done.outcome == FinishOutcome::Stopped) {
+  if (final) {
     if (done.state == "DELIVERED") {
       metrics::inc(metrics_->delivered);
     } else if (done.state == "NOT_DELIVERED") {
@@ -297,6 +323,21 @@ asio::awaitable<void> Dispatcher::deliver(Entry entry) {
   } else if (done.outcome == FinishOutcome::Unavailable) {
     metrics::inc(metrics_->store_failures);
   }
+}
+
+asio::awaitable<void> Dispatcher::callback(std::string client, std::string message_id,
+                                           std::string body, unsigned max_attempts) {
+  const config::AsyncConfig& s = store_.settings();
+  asio::steady_timer wait(executor_);
+  for (unsigned attempt = 1;; ++attempt) {
+    if (co_await host_.sendCallback(client, message_id, body)) co_return;
+    if (attempt >= max_attempts || stopping_) break;
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    wait.expires_after(backoffDelay(static_cast<int>(attempt), s.retry_initial, s.retry_max, u));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  common::log(common::LogLevel::Warn, "async callback not delivered; the result stays available",
+              {{"message", message_id}, {"client", client}});
 }
 
 }  // namespace qaqpa::async

@@ -22,6 +22,13 @@
 // store the outcome: provider 1xx-4xx → DELIVERED; PROVIDER_* with attempts left → retry after a
 // full-jitter backoff; else NOT_DELIVERED (DELIVERY_STOPPED when cancelled meanwhile).
 //
+// Callbacks: when the client system registered `callback`, the final state (DELIVERED,
+// NOT_DELIVERED, DELIVERY_STOPPED) is POSTed there as {"messageId","state","attempts",
+// "location", "providerStatus" | "status"} through the host (signed by the gateway), retried up to
+// the message's max_attempts with the same backoff; at most max_in_flight callbacks per worker
+// (beyond: not sent, logged); a failed callback never changes the message (the result stays
+// available by GET); one still being retried when the worker stops is dropped.
+//
 // Threading: the worker's thread only; never blocks. stop(): no new entries are read; deliveries
 // in flight finish, then `stopped` runs. What is not acknowledged stays pending in Redis and is
 // claimed later (at least once; providers dedup on Qaqpa-Message-Id).
@@ -65,6 +72,11 @@ class DispatchHost {
   // Journals the attempt's event (id ex.event_id); true once durable (or the journal is off).
   virtual boost::asio::awaitable<bool> journalDelivery(const pipeline::Exchange& ex,
                                                        const DeliveryFacts& facts) = 0;
+  // POSTs `body` (application/json) to the callback registered for `client`, signed by the
+  // gateway; true when it answered 2xx (or the client has no callback any more).
+  virtual boost::asio::awaitable<bool> sendCallback(const std::string& client,
+                                                    const std::string& message_id,
+                                                    const std::string& body) = 0;
 };
 
 class Dispatcher {
@@ -85,6 +97,9 @@ class Dispatcher {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> maintain(bool claim);
   boost::asio::awaitable<void> deliver(Entry entry);
+  // The final state's notification to the client's callback, retried like deliveries.
+  boost::asio::awaitable<void> callback(std::string client, std::string message_id,
+                                        std::string body, unsigned max_attempts);
   void spawn(Entry entry);
   std::chrono::milliseconds claimIdle() const;
   void maybeStopped();
@@ -101,6 +116,7 @@ class Dispatcher {
   std::deque<Entry> backlog_;  // read, waiting for a free delivery slot
   std::chrono::steady_clock::time_point next_depth_sample_{};
   std::size_t in_flight_ = 0;
+  std::size_t callbacks_in_flight_ = 0;
   bool started_ = false;
   bool running_ = false;  // the loop coroutine has not ended
   bool stopping_ = false;

@@ -19,6 +19,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 
 #include "gateway/async/async_keys.h"
 #include "tests/adapters/redis/redis_server_process.h"
@@ -62,6 +63,12 @@ class FakeHost final : public DispatchHost {
     }
     --in_forward;
     co_return r;
+  }
+  std::vector<std::string> callbacks;  // bodies
+  asio::awaitable<bool> sendCallback(const std::string&, const std::string&,
+                                     const std::string& body) override {
+    callbacks.push_back(body);
+    co_return true;
   }
   asio::awaitable<bool> journalDelivery(const pipeline::Exchange& ex,
                                         const DeliveryFacts& f) override {
@@ -218,6 +225,36 @@ TEST_F(DispatcherTest, NoOutcomeIsStoredWhoseEventIsNotDurable) {
                         "qaqpa-dispatch"));
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(pending.value.elements[0].integer, 1);
+}
+
+TEST_F(DispatcherTest, AClientWithACallbackIsNotifiedOfTheFinalStateOnly) {
+  auto snap = std::make_shared<config::Snapshot>(*host_.snapshot);
+  config::System client;
+  client.id = std::string(kClient);
+  client.callback = config::Upstream{"http", "127.0.0.1", 9, "/hook"};
+  snap->policy.systems.emplace(client.id, client);
+  host_.snapshot = snap;
+  int calls = 0;
+  host_.forward = [&](pipeline::Exchange& ex) -> asio::awaitable<pipeline::StageResult> {
+    if (++calls == 1) {
+      co_return pipeline::StageResult::fail(common::Failure{
+          common::StatusCode::ProviderUnavailable, common::Reason::ProviderUnreachable, {}, {}});
+    }
+    ex.response = pipeline::Response{boost::beast::http::status::created, 11};
+    co_return pipeline::StageResult::respond();
+  };
+  start();
+  const StoredRequest r = request(1);
+  ASSERT_EQ(run(store_->submit(r, "b")).outcome, SubmitOutcome::Created);
+  ASSERT_TRUE(waitState(r, "DELIVERED"));
+  ASSERT_TRUE(runUntil([&] { return !host_.callbacks.empty(); }));
+  ASSERT_EQ(host_.callbacks.size(), 1u) << "the retry is not notified, the final state is";
+  const auto note = boost::json::parse(host_.callbacks[0]).as_object();
+  EXPECT_EQ(note.at("messageId").as_string(), r.message_id);
+  EXPECT_EQ(note.at("state").as_string(), "DELIVERED");
+  EXPECT_EQ(note.at("attempts").as_int64(), 2);
+  EXPECT_EQ(note.at("providerStatus").as_int64(), 201);
+  EXPECT_EQ(note.at("location").as_string(), "/v1/messages/" + r.message_id);
 }
 
 TEST_F(DispatcherTest, DeliveriesInFlightAreBoundedByMaxInFlight) {

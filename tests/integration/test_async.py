@@ -11,10 +11,15 @@ is delivering a slow message is killed with SIGKILL, the other claims the entry 
 completes it: DELIVERED, processed once by the provider (its dedup on Qaqpa-Message-Id answered
 the second delivery from memory). Nothing sleeps for timing: every wait polls with a deadline."""
 
+import base64
+import hashlib
+import http.server
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import uuid
@@ -37,6 +42,32 @@ def new_id():
 
 def wait(predicate, what, dep, timeout=WAIT_S):
     return harness._wait_for(predicate, timeout, what, None, dep.describe)
+
+
+class CallbackReceiver(http.server.ThreadingHTTPServer):
+    """A client system's callback endpoint: records every POST (path, headers, body)."""
+
+    def __init__(self):
+        self.received = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.received.append((self.path, list(self.headers.items()), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
 
 
 class AsyncCases:
@@ -95,6 +126,22 @@ class AsyncExchangeTest(AsyncCases, harness.GatewayTestCase):
     def prepare(cls, dep):
         # tax.debtStatus (granted to social-benefits) points at a closed port: always down.
         dep.bundle.set_service("tax.debtStatus", upstream_port=dep.closed_port())
+        # The tax service registers a callback for its messages' final states.
+        cls.receiver = CallbackReceiver()
+        systems = dep.bundle._doc("systems.yaml")["systems"]
+        tax = [s for s in systems if str(s["id"]) == TAX][0]
+        tax["callback"] = harness.Plain(
+            f"http://127.0.0.1:{cls.receiver.server_address[1]}/hooks/qaqpa")
+        dep.bundle.save("systems.yaml")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if getattr(cls, "receiver", None) is not None:
+                cls.receiver.stop()
+                cls.receiver = None
 
     def setUp(self):
         if not self.dep.redis.alive():
@@ -129,6 +176,39 @@ class AsyncExchangeTest(AsyncCases, harness.GatewayTestCase):
                                       self.dep.signing_alg)
         counts = self.provider_counts(self.population(), mid)
         self.assertEqual((counts["received"], counts["processed"]), (1, 1), counts)
+
+    def test_the_final_state_is_posted_to_the_registered_callback_signed(self):
+        mid = new_id()
+        self.assertAccepted(self.submit(self.dep, mid), mid)
+        self.assertEqual(self.wait_final(self.dep, mid).status, 200)
+
+        def posted():
+            mine = [r for r in self.receiver.received if json.loads(r[2])["messageId"] == mid]
+            return mine or None
+        (path, headers, body), = wait(posted, "the callback", self.dep)
+        self.assertEqual(path, "/hooks/qaqpa")
+        note = json.loads(body)
+        self.assertEqual(note, {"messageId": mid, "state": "DELIVERED", "attempts": 1,
+                                "location": f"/v1/messages/{mid}", "providerStatus": 200})
+        h = {n.lower(): v for n, v in headers}
+        self.assertEqual(h["content-digest"],
+                         "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode()
+                         + ":")
+        self.assertEqual(h["qaqpa-message-id"], mid)
+        # The gateway's RFC 9421 signature, checked against its JWKS independently of its code.
+        m = re.fullmatch(r'qaqpa=\((.*)\)(;created=\d+;keyid="([^"]+)";alg="([^"]+)")',
+                         h["signature-input"])
+        self.assertIsNotNone(m, h["signature-input"])
+        components = [c.strip('"') for c in m.group(1).split(" ")]
+        self.assertEqual(components, ["@method", "@authority", "@path", "content-digest",
+                                      "qaqpa-message-id"])
+        keys = harness.request(self.dep.port("state"), "GET", "/v1/keys").json()["keys"]
+        key = [k for k in keys if k["kid"] == m.group(3)][0]
+        base = mv.signature_base("POST", path, headers, components,
+                                 h["signature-input"][len("qaqpa="):])
+        sig = base64.b64decode(h["signature"][len("qaqpa=:"):-1])
+        self.assertTrue(mv.verify(public_key_from_jwk(key), base, sig))
+        self.assertFalse(mv.verify(public_key_from_jwk(key), base.replace(mid, new_id()), sig))
 
     def test_repeat_is_idempotent_and_a_different_request_conflicts(self):
         mid = new_id()
