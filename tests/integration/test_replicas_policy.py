@@ -58,7 +58,11 @@ def social_call(replica, message_id):
 
 
 class _TwoReplicas(harness.GatewayTestCase):
-    GATEWAY_OVERRIDES = {"workers": 2, "demo_trust_client_header": True}
+    # policy_timeout well above the default: on a loaded test machine a 10 ms check may time out
+    # and be decided locally (by design, counted); these tests are about the shared decisions and
+    # check that none was local. Outages are made by killing Redis, which fails checks at once.
+    GATEWAY_OVERRIDES = {"workers": 2, "demo_trust_client_header": True,
+                         "redis": {"policy_timeout": "1s"}}
     REDIS = True
     REPLICAS = 2
     PER_MINUTE = 30  # 0.5/s
@@ -110,6 +114,8 @@ class ReplicaPolicyTest(_TwoReplicas):
         for r in (a, b):
             self.assertGreater(metric(r, "qaqpa_shared_state_decisions_total",
                                       {"check": "rate", "source": "shared"}), 0)
+            self.assertEqual(metric(r, "qaqpa_shared_state_decisions_total",
+                                    {"check": "rate", "source": "local"}), 0, r.name)
 
     def test_a_message_id_accepted_by_a_is_duplicate_on_b(self):
         a, b = self.dep.replicas
