@@ -80,11 +80,15 @@ enum class Reason : std::uint16_t {
   ConcurrencyExceeded,  // the grant's limit of concurrent requests
   // Replay (409)
   MessageReplayed,  // Qaqpa-Message-Id already used by this client inside the window
+  MessageIdConflict,  // async: this client's message id was submitted with another request
+  MessageFinal,       // async: DELETE of a message already DELIVERED / NOT_DELIVERED / STOPPED
   // Service (404)
   ServiceUnknown,    // param: service id
   RouteUnknown,      // no such endpoint on this listener
   EventNotFound,     // the citizen has no event with this id (someone else's included)
   ConsentIdUnknown,  // the citizen has no consent with this id (someone else's included)
+  AsyncNotEnabled,   // /v1/messages/... while the async exchange is off (no Redis)
+  MessageUnknown,    // no async message with this id for this client (someone else's included)
   // Provider (502/503/504)
   ProviderBadResponse,
   ProviderServerError,
@@ -97,6 +101,10 @@ enum class Reason : std::uint16_t {
   JournalUnavailable,  // the digital event cannot be made durable (disk full, I/O error): the
                        // call fails closed (PROTOCOL.md §5, §6)
   IndexUnavailable,    // the digital-space event index is being rebuilt; retry shortly
+  ConsentStoreUnavailable,  // the consent store (Redis) gave no answer: a consent-requiring call
+                            // or a consent change fails closed; retry shortly
+  AsyncStoreUnavailable,  // async: the message store (Redis) did not confirm; nothing accepted
+  AsyncQueueFull,         // async: the partition's queue is at async.max_queued (Retry-After)
   InternalError,       // keep last: kReasonCount depends on it
 };
 

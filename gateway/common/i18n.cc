@@ -350,6 +350,19 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
                "сообщения укажите новый идентификатор",
                "This Qaqpa-Message-Id was already received from this system recently; give a new "
                "message a new id"}};
+    case Reason::MessageIdConflict:
+      return {"MESSAGE_ID_CONFLICT",
+              {"Бұл Qaqpa-Message-Id басқа сұраумен жіберілген; жаңа хабарламаға жаңа "
+               "идентификатор беріңіз",
+               "Это значение Qaqpa-Message-Id уже отправлено с другим запросом; для нового "
+               "сообщения укажите новый идентификатор",
+               "This Qaqpa-Message-Id was already submitted with a different request; give a new "
+               "message a new id"}};
+    case Reason::MessageFinal:
+      return {"MESSAGE_FINAL",
+              {"Хабарламаны жеткізу аяқталған, оны тоқтату мүмкін емес",
+               "Доставка сообщения уже завершена, её нельзя остановить",
+               "The message's delivery has already ended; it cannot be stopped"}};
     case Reason::ServiceUnknown:
       return {"SERVICE_UNKNOWN",
               {"{} сервисі табылмады", "Сервис {} не найден", "Service {} does not exist"}};
@@ -365,6 +378,15 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
       return {"CONSENT_ID_UNKNOWN",
               {"Сізде мұндай келісім жоқ", "У вас нет такого согласия",
                "You have no consent with this id"}};
+    case Reason::AsyncNotEnabled:
+      return {"ASYNC_NOT_ENABLED",
+              {"Бұл шлюзде асинхронды алмасу қосылмаған",
+               "Асинхронный обмен на этом шлюзе не включён",
+               "The asynchronous exchange is not enabled on this gateway"}};
+    case Reason::MessageUnknown:
+      return {"MESSAGE_UNKNOWN",
+              {"Сізде мұндай хабарлама жоқ", "У вас нет такого сообщения",
+               "You have no message with this id"}};
     case Reason::ProviderBadResponse:
       return {"PROVIDER_BAD_RESPONSE",
               {"Сервис жеткізушісі жарамсыз жауап қайтарды",
@@ -411,6 +433,21 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Оқиғалар тізімі дайындалып жатыр; бірнеше секундтан кейін қайталаңыз",
                "Список событий готовится; повторите через несколько секунд",
                "Your events are being prepared; try again in a few seconds"}};
+    case Reason::ConsentStoreUnavailable:
+      return {"CONSENT_STORE_UNAVAILABLE",
+              {"Келісімдер қоймасы қазір жауап бермейді; кейінірек қайталаңыз",
+               "Хранилище согласий сейчас не отвечает; повторите позже",
+               "The consent store is not answering now; try again later"}};
+    case Reason::AsyncStoreUnavailable:
+      return {"ASYNC_STORE_UNAVAILABLE",
+              {"Хабарламаны сақтау мүмкін болмады, ол қабылданбады; кейінірек қайталаңыз",
+               "Сообщение не удалось сохранить, оно не принято; повторите позже",
+               "The message could not be stored, so it was not accepted; try again later"}};
+    case Reason::AsyncQueueFull:
+      return {"ASYNC_QUEUE_FULL",
+              {"Асинхронды хабарламалар кезегі толы; кейінірек қайталаңыз",
+               "Очередь асинхронных сообщений заполнена; повторите позже",
+               "The queue of asynchronous messages is full; try again later"}};
     case Reason::InternalError:
       return {"INTERNAL_ERROR",
               {"Шлюзде ішкі қате орын алды", "Во шлюзе произошла внутренняя ошибка",

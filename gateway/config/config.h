@@ -178,7 +178,36 @@ struct RedisConfig {
   std::size_t max_in_flight = 4096;  // per worker connection
   Millis reconnect_initial{100};     // backoff after a failure, doubled up to reconnect_max
   Millis reconnect_max{5'000};
+  // Grant rate quotas and the replay window shared by all replicas (gateway/shared_state); false:
+  // each replica decides alone, as without Redis.
+  bool shared_state = true;
+  Millis policy_timeout{10};  // deadline of one shared quota / replay check; then local fallback
+  // Consents in Redis (gateway/consent/redis_consent_store.h) instead of <data_dir>/consents.
+  bool consents = true;
+  // The citizens' event index in Redis (docs/space.md "Several replicas"): this node's outbox
+  // ships its journal's events there and the space listener's event routes read from it, so any
+  // replica serves any citizen. false: the embedded index of this node's own journal only.
+  bool space_index = true;
+  std::size_t outbox_batch_events = 512;              // events per outbox pipeline
+  std::size_t outbox_max_events_per_second = 20'000;  // outbox shipping rate bound (catch-up)
   bool operator==(const RedisConfig&) const = default;
+};
+
+// Asynchronous exchange (PROTOCOL.md §4, docs/async.md) on Redis Streams. Applies only when a
+// `redis:` section is configured; without one the async exchange is off whatever this says.
+// Restart-only.
+struct AsyncConfig {
+  bool enabled = true;
+  unsigned partitions = 16;           // streams; partition = hash(client, message id) mod this
+  Millis result_ttl{86'400'000};      // final messages (results) are kept this long
+  Millis retry_initial{1'000};        // backoff before the 2nd attempt (full jitter), doubling
+  Millis retry_max{300'000};          // cap of one backoff
+  unsigned max_attempts = 5;          // for services that set none (service `async.max_attempts`)
+  std::size_t max_in_flight = 64;     // concurrent deliveries per worker
+  Millis claim_idle{60'000};          // XAUTOCLAIM min idle (raised to longest deadline + 5 s)
+  std::size_t max_queued = 100'000;   // per partition: queued + waiting for a retry
+  Millis poll_interval{100};          // idle XREADGROUP poll of a worker's dispatcher
+  bool operator==(const AsyncConfig&) const = default;
 };
 
 struct GatewayConfig {
@@ -199,6 +228,7 @@ struct GatewayConfig {
   JournalSettings journal;
   SpaceSettings space;
   std::optional<RedisConfig> redis;  // absent = no Redis
+  AsyncConfig async;                 // used only with redis
 };
 
 struct System;
@@ -228,6 +258,13 @@ struct SignatureKey {
   std::string file;   // public_key_file as written, relative to the bundle directory
 };
 
+struct Upstream {
+  std::string scheme = "http";  // only http in this release (https: issue #3)
+  std::string host;
+  std::uint16_t port = 80;
+  std::string base_path;  // no trailing slash; "" for root
+};
+
 struct System {
   std::string id;  // CC/CLASS/MEMBER/SYSTEM
   Zone zone = Zone::State;
@@ -240,13 +277,9 @@ struct System {
   std::vector<SignatureKey> signature_keys;
   // Every request must carry a valid signature (always true for the international zone).
   bool require_signature = false;
-};
-
-struct Upstream {
-  std::string scheme = "http";  // only http in this release (https: issue #3)
-  std::string host;
-  std::uint16_t port = 80;
-  std::string base_path;  // no trailing slash; "" for root
+  // Where the final state of this system's asynchronous messages is POSTed, signed by the gateway
+  // (docs/async.md "Callbacks"); http://host:port[/path] (https: with the upstream pool's TLS).
+  std::optional<Upstream> callback;
 };
 
 struct Service {
@@ -258,6 +291,7 @@ struct Service {
   bool personal_data = false;
   std::vector<std::string> data_categories;
   Millis timeout{0};  // 0 = upstream.default_timeout
+  unsigned max_attempts = 0;  // async deliveries; 0 = the gateway's async.max_attempts
   bool exposedTo(Zone z) const noexcept;
 };
 

@@ -693,9 +693,11 @@ std::optional<std::string> parseRedisAddress(const std::string& text,
 // The `redis:` section (issue #6). Only read when present: its absence means no Redis.
 void readRedis(Diagnostics& diag, const YAML::Node& node, const std::filesystem::path& base_dir,
                std::optional<RedisConfig>& result) {
-  MapReader map(diag, node, "redis",
-                {"address", "password_file", "username", "db", "connect_timeout", "command_timeout",
-                 "max_in_flight", "reconnect_initial", "reconnect_max"});
+  MapReader map(
+      diag, node, "redis",
+      {"address", "password_file", "username", "db", "connect_timeout", "command_timeout",
+       "max_in_flight", "reconnect_initial", "reconnect_max", "shared_state", "policy_timeout",
+       "consents", "space_index", "outbox_batch_events", "outbox_max_events_per_second"});
   if (!map.isMap()) return;
   RedisConfig out;
   if (auto v = map.required("address")) {
@@ -743,6 +745,27 @@ void readRedis(Diagnostics& diag, const YAML::Node& node, const std::filesystem:
   duration("command_timeout", out.command_timeout, kOneMs, Millis{60'000});
   duration("reconnect_initial", out.reconnect_initial, kOneMs, Millis{60'000});
   duration("reconnect_max", out.reconnect_max, kOneMs, Millis{600'000});
+  duration("policy_timeout", out.policy_timeout, kOneMs, Millis{1'000});
+  if (auto v = map.optional("shared_state")) {
+    if (auto b = readBool(diag, *v, map.pathOf("shared_state"))) out.shared_state = *b;
+  }
+  if (auto v = map.optional("consents")) {
+    if (auto b = readBool(diag, *v, map.pathOf("consents"))) out.consents = *b;
+  }
+  if (auto v = map.optional("space_index")) {
+    if (auto b = readBool(diag, *v, map.pathOf("space_index"))) out.space_index = *b;
+  }
+  if (auto v = map.optional("outbox_batch_events")) {
+    if (auto n = readUnsigned(diag, *v, map.pathOf("outbox_batch_events"), 1, 10'000)) {
+      out.outbox_batch_events = *n;
+    }
+  }
+  if (auto v = map.optional("outbox_max_events_per_second")) {
+    if (auto n =
+            readUnsigned(diag, *v, map.pathOf("outbox_max_events_per_second"), 1, 10'000'000)) {
+      out.outbox_max_events_per_second = *n;
+    }
+  }
   if (auto v = map.optional("max_in_flight")) {
     if (auto n = readUnsigned(diag, *v, map.pathOf("max_in_flight"), 1, 1'000'000)) {
       out.max_in_flight = *n;
@@ -756,6 +779,44 @@ void readRedis(Diagnostics& diag, const YAML::Node& node, const std::filesystem:
   result = std::move(out);
 }
 
+// The `async:` section (docs/async.md). Read whether or not redis: is present; it applies only
+// with redis.
+void readAsync(Diagnostics& diag, const YAML::Node& node, AsyncConfig& out) {
+  MapReader map(diag, node, "async",
+                {"enabled", "partitions", "result_ttl", "retry_initial", "retry_max",
+                 "max_attempts", "max_in_flight", "claim_idle", "max_queued", "poll_interval"});
+  if (!map.isMap()) return;
+  if (auto v = map.optional("enabled")) {
+    if (auto b = readBool(diag, *v, map.pathOf("enabled"))) out.enabled = *b;
+  }
+  auto number = [&](std::string_view key, auto& field, std::uint64_t min, std::uint64_t max) {
+    if (auto v = map.optional(key)) {
+      if (auto n = readUnsigned(diag, *v, map.pathOf(key), min, max)) {
+        field = static_cast<std::remove_reference_t<decltype(field)>>(*n);
+      }
+    }
+  };
+  auto duration = [&](std::string_view key, Millis& field, Millis min, Millis max) {
+    if (auto v = map.optional(key)) {
+      if (auto d = readDuration(diag, *v, map.pathOf(key), min, max)) field = *d;
+    }
+  };
+  number("partitions", out.partitions, 1, 1024);
+  number("max_attempts", out.max_attempts, 1, 100);
+  number("max_in_flight", out.max_in_flight, 1, 100'000);
+  number("max_queued", out.max_queued, 1, 100'000'000);
+  duration("result_ttl", out.result_ttl, Millis{1'000}, Millis{30LL * 86'400'000});
+  duration("retry_initial", out.retry_initial, kOneMs, Millis{3'600'000});
+  duration("retry_max", out.retry_max, kOneMs, Millis{86'400'000});
+  duration("claim_idle", out.claim_idle, Millis{1'000}, Millis{86'400'000});
+  duration("poll_interval", out.poll_interval, kOneMs, Millis{10'000});
+  if (out.retry_max < out.retry_initial) {
+    diag.error(map.pathOf("retry_max"), node,
+               "shorter than retry_initial: the backoff starts at retry_initial and doubles up to "
+               "retry_max");
+  }
+}
+
 }  // namespace
 
 bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
@@ -763,7 +824,8 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
   MapReader map(diag, root, "",
                 {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
                  "ports_file", "data_dir", "drain_timeout", "replay_window", "replay_max_entries",
-                 "listeners", "limits", "upstream", "signing", "journal", "space", "redis"});
+                 "listeners", "limits", "upstream", "signing", "journal", "space", "redis",
+                 "async"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {
@@ -871,6 +933,7 @@ bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
     readSpace(diag, *v, base_dir, out.demo_trust_client_header, out.space);
   }
   if (auto v = map.optional("redis")) readRedis(diag, *v, base_dir, out.redis);
+  if (auto v = map.optional("async")) readAsync(diag, *v, out.async);
   if (out.journal.enabled && out.journal.dir.empty()) {
     if (out.data_dir.empty()) {
       diag.error("journal.dir", root,

@@ -389,7 +389,8 @@ void loadSystems(const BundleFile& file, LoadState& st) {
     const YAML::Node item = (*list)[i];
     const std::string path = indexPath("systems", i);
     MapReader sys(diag, item, path,
-                  {"id", "zone", "name", "certificates", "signature_keys", "require_signature"});
+                  {"id", "zone", "name", "certificates", "signature_keys", "require_signature",
+                   "callback"});
     if (!sys.isMap()) continue;
     System system;
     std::optional<std::string> id;
@@ -428,6 +429,17 @@ void loadSystems(const BundleFile& file, LoadState& st) {
                      "require_signature: true needs at least one signature_keys entry");
         } else {
           system.require_signature = *required;
+        }
+      }
+    }
+    if (auto v = sys.optional("callback")) {
+      // The async exchange's result notifications (docs/async.md "Callbacks").
+      if (auto url = readString(diag, *v, sys.pathOf("callback"))) {
+        std::string problem;
+        if (auto target = parseUpstreamUrl(*url, problem)) {
+          system.callback = *target;
+        } else {
+          diag.error(sys.pathOf("callback"), *v, problem);
         }
       }
     }
@@ -478,7 +490,8 @@ void loadService(Diagnostics& diag, const YAML::Node& item, const std::string& p
                  const std::string& provider_id, const System* provider, LoadState& st) {
   MapReader svc(
       diag, item, path,
-      {"id", "name", "upstream", "exposed_zones", "personal_data", "data_categories", "timeout"});
+      {"id", "name", "upstream", "exposed_zones", "personal_data", "data_categories", "timeout",
+       "async"});
   if (!svc.isMap()) return;
   Service service;
   service.provider = provider;
@@ -543,6 +556,17 @@ void loadService(Diagnostics& diag, const YAML::Node& item, const std::string& p
     // Zero would mean "the default", which omitting the key already says.
     if (auto d = readDuration(diag, *v, svc.pathOf("timeout"), Millis{1}, kMaxServiceTimeout)) {
       service.timeout = *d;
+    }
+  }
+  if (auto v = svc.optional("async")) {
+    // Asynchronous deliveries of this service (docs/async.md): {max_attempts: 1..100}.
+    MapReader async(diag, *v, svc.pathOf("async"), {"max_attempts"});
+    if (async.isMap()) {
+      if (auto n = async.optional("max_attempts")) {
+        if (auto m = readUnsigned(diag, *n, async.pathOf("max_attempts"), 1, 100)) {
+          service.max_attempts = static_cast<unsigned>(*m);
+        }
+      }
     }
   }
   if (!id) return;

@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, kHeaderCount> kHeaderNames = {
 };
 
 constexpr std::string_view kServicesPrefix = "/v1/services/";
+constexpr std::string_view kMessagesPrefix = "/v1/messages/";
 constexpr std::size_t kMaxConsentLength = 128;
 constexpr std::size_t kMaxEchoedServiceIdLength = 64;
 
@@ -146,7 +147,56 @@ std::string_view echoableServiceId(std::string_view id) noexcept {
   return id;
 }
 
-std::optional<Failure> parseTarget(std::string_view target, pipeline::Envelope& env) {
+// True when one of the Prefer field values (RFC 7240 §2: 1#preference, each a token with an
+// optional "=value" and ";parameters") names the respond-async preference, case-insensitively.
+// Other preferences are ignored; quoted strings may contain commas.
+bool prefersRespondAsync(const pipeline::Request& req) {
+  for (const auto& field : req) {
+    if (!boost::beast::iequals(field.name_string(), "prefer")) continue;
+    const std::string_view v = field.value();
+    std::size_t start = 0;
+    bool quoted = false;
+    for (std::size_t i = 0; i <= v.size(); ++i) {
+      if (i < v.size() && v[i] == '"') quoted = !quoted;
+      if (i < v.size() && v[i] == '\\' && quoted) {
+        ++i;
+        continue;
+      }
+      if (i < v.size() && (quoted || v[i] != ',')) continue;
+      std::string_view element = v.substr(start, i - start);
+      start = i + 1;
+      const std::size_t end = element.find_first_of("=;");
+      std::string_view token = element.substr(0, end);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+        token.remove_prefix(1);
+      }
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+        token.remove_suffix(1);
+      }
+      if (boost::beast::iequals(token, "respond-async")) return true;
+    }
+  }
+  return false;
+}
+
+// GET|DELETE /v1/messages/{messageId} (PROTOCOL.md §4): the id must be a UUID; other methods 405.
+std::optional<Failure> parseMessagesTarget(const pipeline::Request& req, std::string_view path,
+                                           std::string_view query, pipeline::Envelope& env) {
+  if (req.method() != boost::beast::http::verb::get &&
+      req.method() != boost::beast::http::verb::delete_) {
+    Failure f = validationFailure(Reason::MethodNotAllowed, req.method_string());
+    f.http_status = 405;
+    return f;
+  }
+  const std::optional<common::Uuid> id = common::parseUuid(path.substr(kMessagesPrefix.size()));
+  if (!id || !query.empty()) return validationFailure(Reason::InvalidPath, {});
+  env.messages_target = true;
+  env.target_message_id = *id;
+  return std::nullopt;
+}
+
+std::optional<Failure> parseTarget(const pipeline::Request& req, pipeline::Envelope& env) {
+  const std::string_view target = req.target();
   for (char c : target) {
     if (!isTargetByte(c)) return validationFailure(Reason::InvalidPath, {});
   }
@@ -154,6 +204,7 @@ std::optional<Failure> parseTarget(std::string_view target, pipeline::Envelope& 
   const std::string_view path = target.substr(0, question);
   const std::string_view query =
       question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
+  if (path.starts_with(kMessagesPrefix)) return parseMessagesTarget(req, path, query, env);
   if (!path.starts_with(kServicesPrefix)) return validationFailure(Reason::InvalidPath, {});
 
   const std::string_view rest = path.substr(kServicesPrefix.size());
@@ -169,6 +220,7 @@ std::optional<Failure> parseTarget(std::string_view target, pipeline::Envelope& 
   env.service_id = service_id;
   env.service_path = service_path;
   env.query = query;
+  env.async_requested = prefersRespondAsync(req);
   return std::nullopt;
 }
 
@@ -233,7 +285,7 @@ class EnvelopeStage final : public pipeline::Stage {
       if (slots[i].count > 1) return headerFailure(Reason::DuplicateHeader, static_cast<Header>(i));
     }
 
-    if (std::optional<Failure> f = parseTarget(ex.request.target(), env)) return f;
+    if (std::optional<Failure> f = parseTarget(ex.request, env)) return f;
 
     const HeaderSlot& client = slot(Header::Client);
     if (client.count == 0) return headerFailure(Reason::MissingHeader, Header::Client);

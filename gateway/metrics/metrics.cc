@@ -74,6 +74,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   upstream_.bad_responses = &up.Add({{"event", "bad_response"}});
   registerJournal();
   registerRedis();
+  registerOutbox();
+  registerAsync();
+  registerSharedState();
   ready_ = &prometheus::BuildGauge()
                 .Name("qaqpa_ready")
                 .Help(
@@ -148,6 +151,24 @@ void Metrics::registerJournal() {
                          "Events refused because the journal queue was full");
 }
 
+void Metrics::registerOutbox() {
+  outbox_.shipped = &prometheus::BuildCounter()
+                         .Name("qaqpa_outbox_shipped_total")
+                         .Help("Journal events this node's outbox has shipped to Redis")
+                         .Register(*registry_)
+                         .Add({});
+  outbox_.lag = &prometheus::BuildGauge()
+                     .Name("qaqpa_outbox_lag_events")
+                     .Help("Committed journal events not yet shipped to Redis by the outbox")
+                     .Register(*registry_)
+                     .Add({});
+  outbox_.errors = &prometheus::BuildCounter()
+                        .Name("qaqpa_outbox_errors_total")
+                        .Help("Outbox failures (Redis unreachable or refusing, journal unreadable)")
+                        .Register(*registry_)
+                        .Add({});
+}
+
 void Metrics::registerRedis() {
   auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
@@ -219,6 +240,69 @@ void set(prometheus::Gauge* g, double v) noexcept {
 }
 void observe(prometheus::Histogram* h, double v) noexcept {
   if (h) h->Observe(v);
+}
+
+}  // namespace qaqpa::metrics
+
+namespace qaqpa::metrics {
+
+void Metrics::registerAsync() {
+  auto counter = [&](const char* name, const char* help) {
+    return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  auto& a = async_;
+  a.submitted = counter("qaqpa_async_submitted_total",
+                        "Asynchronous messages accepted (stored and queued; repeats not counted)");
+  auto& outcome = prometheus::BuildCounter()
+                      .Name("qaqpa_async_delivered_total")
+                      .Help("Asynchronous messages that reached a final state, by outcome")
+                      .Register(*registry_);
+  a.delivered = &outcome.Add({{"outcome", "delivered"}});
+  a.not_delivered = &outcome.Add({{"outcome", "not_delivered"}});
+  a.stopped = &outcome.Add({{"outcome", "delivery_stopped"}});
+  a.attempts = counter("qaqpa_async_attempts_total", "Delivery attempts to providers");
+  a.retries = counter("qaqpa_async_retries_total", "Delivery retries scheduled after a failure");
+  a.claimed = counter("qaqpa_async_claimed_total",
+                      "Pending entries taken over from an idle consumer (XAUTOCLAIM)");
+  a.store_failures = counter("qaqpa_async_store_failures_total",
+                             "Message store (Redis) calls that gave no answer in time");
+  a.queue_depth = &prometheus::BuildGauge()
+                       .Name("qaqpa_async_queue_depth")
+                       .Help("Messages queued or waiting for a retry, all partitions (sampled)")
+                       .Register(*registry_)
+                       .Add({});
+  a.delivery_latency =
+      &prometheus::BuildHistogram()
+           .Name("qaqpa_async_delivery_latency_seconds")
+           .Help("From submission to the final state of a message")
+           .Register(*registry_)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                             0.5, 1, 2.5, 5, 10, 30, 60, 300});
+}
+
+}  // namespace qaqpa::metrics
+
+namespace qaqpa::metrics {
+
+void Metrics::registerSharedState() {
+  auto& decisions = prometheus::BuildCounter()
+                        .Name("qaqpa_shared_state_decisions_total")
+                        .Help(
+                            "Grant rate and replay decisions, by who made them: Redis (shared by "
+                            "all replicas) or this replica alone (local fallback)")
+                        .Register(*registry_);
+  shared_state_.rate_shared = &decisions.Add({{"check", "rate"}, {"source", "shared"}});
+  shared_state_.rate_local = &decisions.Add({{"check", "rate"}, {"source", "local"}});
+  shared_state_.replay_shared = &decisions.Add({{"check", "replay"}, {"source", "shared"}});
+  shared_state_.replay_local = &decisions.Add({{"check", "replay"}, {"source", "local"}});
+  auto& fallbacks = prometheus::BuildCounter()
+                        .Name("qaqpa_shared_state_fallbacks_total")
+                        .Help("Shared checks decided locally because Redis gave no decision, by cause")
+                        .Register(*registry_);
+  const char* reasons[] = {"timeout", "disconnected", "overloaded", "error_reply"};
+  for (std::size_t i = 0; i < shared_state_.fallbacks.size(); ++i) {
+    shared_state_.fallbacks[i] = &fallbacks.Add({{"reason", reasons[i]}});
+  }
 }
 
 }  // namespace qaqpa::metrics

@@ -80,6 +80,39 @@ struct RedisClientMetrics {
   prometheus::Histogram* command_seconds = nullptr;  // qaqpa_redis_command_seconds
 };
 
+// The asynchronous exchange (gateway/async, docs/async.md); shared by every worker.
+struct AsyncMetrics {
+  prometheus::Counter* submitted = nullptr;           // qaqpa_async_submitted_total (new messages)
+  prometheus::Counter* delivered = nullptr;  // qaqpa_async_delivered_total{outcome=delivered}
+  prometheus::Counter* not_delivered = nullptr;       // ...{outcome=not_delivered}
+  prometheus::Counter* stopped = nullptr;             // ...{outcome=delivery_stopped}
+  prometheus::Counter* attempts = nullptr;            // qaqpa_async_attempts_total
+  prometheus::Counter* retries = nullptr;             // qaqpa_async_retries_total (scheduled)
+  prometheus::Counter* claimed = nullptr;             // qaqpa_async_claimed_total (XAUTOCLAIM)
+  prometheus::Counter* store_failures = nullptr;      // qaqpa_async_store_failures_total
+  prometheus::Gauge* queue_depth = nullptr;           // qaqpa_async_queue_depth (sampled)
+  prometheus::Histogram* delivery_latency = nullptr;  // qaqpa_async_delivery_latency_seconds
+};
+
+// The outbox (gateway/outbox): the shipper thread updates them.
+struct OutboxMetrics {
+  prometheus::Counter* shipped = nullptr;  // qaqpa_outbox_shipped_total (events)
+  prometheus::Gauge* lag = nullptr;        // qaqpa_outbox_lag_events
+  prometheus::Counter* errors = nullptr;   // qaqpa_outbox_errors_total
+};
+
+// Shared policy state (gateway/shared_state, issue #6): which decisions Redis made and which the
+// local fallback made, and why. Shared by every worker; the server maps them onto
+// shared_state::SharedStateMetrics.
+struct SharedStateCounters {
+  prometheus::Counter* rate_shared = nullptr;  // qaqpa_shared_state_decisions_total{check=rate,..
+  prometheus::Counter* rate_local = nullptr;   // ..source=shared|local}
+  prometheus::Counter* replay_shared = nullptr;  // {check=replay,source=shared}
+  prometheus::Counter* replay_local = nullptr;   // {check=replay,source=local}
+  // qaqpa_shared_state_fallbacks_total{reason=timeout|disconnected|overloaded|error_reply}
+  std::array<prometheus::Counter*, 4> fallbacks{};
+};
+
 class Metrics {
  public:
   Metrics();
@@ -91,6 +124,9 @@ class Metrics {
   UpstreamMetrics& upstream() { return upstream_; }
   JournalMetrics& journal() { return journal_; }
   RedisClientMetrics& redis() { return redis_; }
+  OutboxMetrics& outbox() { return outbox_; }
+  AsyncMetrics& async() { return async_; }
+  SharedStateCounters& sharedState() { return shared_state_; }
   prometheus::Gauge* ready() { return ready_; }
   prometheus::Counter* reloads() { return reloads_; }
   prometheus::Counter* reloadFailures() { return reload_failures_; }
@@ -109,12 +145,18 @@ class Metrics {
  private:
   void registerJournal();
   void registerRedis();
+  void registerOutbox();
+  void registerAsync();
+  void registerSharedState();
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::array<ListenerMetrics, config::kListenerKindCount> listeners_{};
   UpstreamMetrics upstream_;
   JournalMetrics journal_;
   RedisClientMetrics redis_;
+  OutboxMetrics outbox_;
+  AsyncMetrics async_;
+  SharedStateCounters shared_state_;
   prometheus::Gauge* ready_ = nullptr;
   prometheus::Counter* reloads_ = nullptr;
   prometheus::Counter* reload_failures_ = nullptr;

@@ -125,6 +125,23 @@ std::string buildCallEvent(const pipeline::Exchange& ex, const CallFacts& facts)
   return journal::canonicalBytes(e);
 }
 
+std::string buildAcceptedEvent(const pipeline::Exchange& ex, const CallFacts& facts) {
+  // The call event, re-read and re-kinded: one place decides what a call event holds.
+  pb::DigitalEvent e;
+  e.ParseFromString(buildCallEvent(ex, facts));
+  e.set_kind(pb::MESSAGE_ACCEPTED);
+  return journal::canonicalBytes(e);
+}
+
+std::string buildDeliveryEvent(const pipeline::Exchange& ex, const CallFacts& facts,
+                               const DeliveryAttempt& attempt) {
+  pb::DigitalEvent e;
+  e.ParseFromString(buildCallEvent(ex, facts));
+  e.set_detail("async attempt " + std::to_string(attempt.attempt) + "/" +
+               std::to_string(attempt.max_attempts) + ": " + std::string(attempt.outcome));
+  return journal::canonicalBytes(e);
+}
+
 std::string buildRefusedCallEvent(const RefusedCall& call) {
   pb::DigitalEvent e;
   e.set_event_id(std::string(call.event_id));

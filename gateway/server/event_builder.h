@@ -35,6 +35,23 @@ struct CallFacts {
 // value as claimed (no name: it was not proven).
 std::string buildCallEvent(const pipeline::Exchange& ex, const CallFacts& facts);
 
+// The event of an asynchronous submission that was stored and queued (ex.status ACCEPTED, 202):
+// like buildCallEvent, with kind MESSAGE_ACCEPTED (no data was accessed yet; docs/async.md).
+std::string buildAcceptedEvent(const pipeline::Exchange& ex, const CallFacts& facts);
+
+// The event of one asynchronous delivery attempt (the dispatcher's exchange, rebuilt from the
+// stored submission, so messageId, correlationId, subject, client, service and purpose are the
+// submission's): like buildCallEvent (DATA_ACCESS / INTERNATIONAL_TRANSFER when delivered,
+// DELIVERY_FAILED with the reason when not), plus `detail` = "async attempt <n>/<max>: <outcome>"
+// (outcome DELIVERED, RETRY or NOT_DELIVERED).
+struct DeliveryAttempt {
+  long long attempt = 0;
+  unsigned max_attempts = 0;
+  std::string_view outcome;
+};
+std::string buildDeliveryEvent(const pipeline::Exchange& ex, const CallFacts& facts,
+                               const DeliveryAttempt& attempt);
+
 // The event of a call refused before it became an exchange (unknown route, method not allowed
 // on /v1/services): ACCESS_DENIED with what the request itself says.
 struct RefusedCall {

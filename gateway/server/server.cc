@@ -35,13 +35,19 @@
 
 #include "adapters/http/http_upstream_pool.h"
 #include "adapters/redis/redis_client.h"
+#include "gateway/async/async_stage.h"
+#include "gateway/async/dispatcher.h"
+#include "gateway/async/message_store.h"
 #include "gateway/audit/export.h"
 #include "gateway/common/log.h"
 #include "gateway/common/time_source.h"
 #include "gateway/consent/file_consent_store.h"
+#include "gateway/consent/redis_consent_store.h"
+#include "gateway/shared_state/shared_fallback.h"
 #include "gateway/envelope/envelope_stage.h"
 #include "gateway/journal/journal.h"
 #include "gateway/metrics/metrics.h"
+#include "gateway/outbox/shipper.h"
 #include "gateway/pipeline/problem.h"
 #include "gateway/pipeline/stage.h"
 #include "gateway/policy/policy_runtime.h"
@@ -53,10 +59,12 @@
 #include "gateway/server/space_routes.h"
 #include "gateway/signing/content_digest.h"
 #include "gateway/signing/gateway_keys.h"
+#include "gateway/signing/request_signature.h"
 #include "gateway/signing/response_signature.h"
 #include "gateway/space/demo_idp.h"
 #include "gateway/space/identity_providers.h"
 #include "gateway/space_index/journal_feed.h"
+#include "gateway/space_index/redis_event_index.h"
 #include "gateway/transport/session.h"
 #include "gateway/transport/tls.h"
 
@@ -165,7 +173,9 @@ common::StatusCode statusOf(const pipeline::Response& res) {
 }  // namespace
 
 // One worker: an io_context on its own thread and everything that serves on it.
-class Worker final : public transport::RequestHandler, private SpaceHost {
+class Worker final : public transport::RequestHandler,
+                     private SpaceHost,
+                     private async::DispatchHost {
  public:
   explicit Worker(Server::Impl& server);
 
@@ -179,6 +189,11 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   // Makes this worker's Redis client (blocking: reads the password file). Caller's thread, in
   // bind(), before the worker runs; start() then starts it on the worker's thread.
   bool createRedisBlocking(const adapters::redis::RedisSettings& settings, std::string& error);
+  adapters::redis::RedisClient* redisClient() { return redis_.get(); }  // null without Redis
+  // The async exchange on this worker's Redis client (docs/async.md): the store the async stage
+  // uses and the dispatcher, consumer "<node id>/<index>". After createRedisBlocking, in bind().
+  void enableAsync(const config::AsyncConfig& settings, std::chrono::milliseconds timeout,
+                   unsigned index, unsigned count);
   // The client's last reported state (Down until it runs); read from any thread.
   adapters::redis::RedisState redisState() const {
     return redis_state_.load(std::memory_order_relaxed);
@@ -192,7 +207,15 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   // SpaceHost: what the space routes borrow from this worker.
   std::shared_ptr<const config::Snapshot> currentSnapshot() override;
   consent::ConsentStore* consentStore() override;
+  space_index::SharedEventSource* sharedEvents() override { return shared_events_.get(); }
   std::string newId() override { return common::toString(ids_.nextNow()); }
+  // DispatchHost: what the async dispatcher borrows from this worker.
+  std::string newEventId() override { return common::toString(ids_.nextNow()); }
+  asio::awaitable<pipeline::StageResult> forwardToProvider(pipeline::Exchange& ex) override;
+  asio::awaitable<bool> journalDelivery(const pipeline::Exchange& ex,
+                                        const async::DeliveryFacts& facts) override;
+  asio::awaitable<bool> sendCallback(const std::string& client, const std::string& message_id,
+                                     const std::string& body) override;
 
   // Journals `event_bytes` (when the journal is on and the bytes are not empty), signs the
   // response meanwhile, and releases it only once the event is durable. If the journal cannot
@@ -235,6 +258,10 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   asio::io_context ioc_{1};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   adapters::http::HttpUpstreamPool pool_;
+  // Shared grant quotas and replay window (issue #6), on redis_; made by createRedisBlocking when
+  // redis.shared_state, read per request by the policy stage (empty: local decisions only).
+  std::unique_ptr<shared_state::SharedPolicyState> shared_policy_;
+  async::AsyncContext async_cx_;  // store attached by enableAsync (before the worker runs)
   pipeline::Chain chain_;
   transport::SessionTracker tracker_;
   struct Bound {
@@ -255,6 +282,12 @@ class Worker final : public transport::RequestHandler, private SpaceHost {
   // worker has drained; destroyed with the worker after its thread has ended (before ioc_).
   std::unique_ptr<adapters::redis::RedisClient> redis_;
   std::atomic<adapters::redis::RedisState> redis_state_{adapters::redis::RedisState::Down};
+  // The shared digital-space index read through redis_ (redis.space_index); before redis_.
+  std::unique_ptr<space_index::RedisEventIndex> shared_events_;
+  // The async exchange (enableAsync): destroyed before redis_, which they use.
+  std::unique_ptr<async::MessageStore> async_store_;
+  std::unique_ptr<pipeline::Stage> delivery_routing_;  // the dispatcher's routing stage
+  std::unique_ptr<async::Dispatcher> dispatcher_;
   std::thread thread_;
 };
 
@@ -287,6 +320,7 @@ void checkRestartOnly(const config::GatewayConfig& running, const config::Gatewa
   if (next.ports_file != running.ports_file) refuse("ports_file");
   if (next.data_dir != running.data_dir) refuse("data_dir");
   if (next.redis != running.redis) refuse("redis");
+  if (next.async != running.async) refuse("async");
 }
 
 adapters::redis::RedisSettings redisSettingsOf(const config::RedisConfig& c) {
@@ -345,7 +379,8 @@ struct Server::Impl {
   policy::QuotaRegistry quotas;  // process-wide: buckets survive reloads of unchanged grants
   std::atomic<std::shared_ptr<const policy::PolicyRuntime>> runtime;
   common::SystemTimeSource time;
-  std::unique_ptr<consent::FileConsentStore> consents;  // opened by bind() when data_dir is set
+  // Opened by bind(): in Redis with redis.consents, else a FileConsentStore when data_dir is set.
+  std::unique_ptr<consent::ConsentStore> consents;
   // The gateway's keys (responses, checkpoints, GET /v1/keys) and the journal, made by bind().
   // Both are fixed for the process's life (restart-only settings).
   std::shared_ptr<const signing::GatewayKeySet> keys;
@@ -354,6 +389,11 @@ struct Server::Impl {
   // when a space listener is configured. Declared after the journal: the journal (stopped in
   // ~Impl) feeds the index.
   std::unique_ptr<SpaceState> space;
+  // With redis.space_index (issue #6): the outbox shipping this node's journal to Redis for every
+  // replica's space listener, and the page cursors' key cache the workers' shared indexes share.
+  // The outbox is stopped after the journal (run(), ~Impl), whose commit observer wakes it.
+  std::unique_ptr<outbox::Shipper> event_outbox;
+  std::shared_ptr<space_index::SharedCursorKey> space_cursor_key;
   bool sign_responses = false;
   std::string node_id;
   std::string jwks;  // GET /v1/keys body; {"keys":[]} when no keys are configured
@@ -421,6 +461,7 @@ struct Server::Impl {
   // Redis (issue #6): the handles every worker's client shares (they outlive the workers), and
   // the aggregate state logged once per change. Not part of readiness yet (docs/operations.md).
   adapters::redis::RedisMetrics redis_metrics;
+  shared_state::SharedStateMetrics shared_state_metrics;  // qaqpa_shared_state_*
   std::string redis_address;  // empty = no Redis configured
   std::atomic<bool> redis_stopping{false};
   std::mutex redis_log_mu;
@@ -490,7 +531,8 @@ Worker::Worker(Server::Impl& server)
       chain_([this] {
         std::vector<std::unique_ptr<pipeline::Stage>> stages;
         stages.push_back(envelope::makeEnvelopeStage());
-        stages.push_back(policy::makePolicyStage(server_.policy_context));
+        stages.push_back(policy::makePolicyStage(server_.policy_context, &shared_policy_));
+        stages.push_back(async::makeAsyncStage(async_cx_));
         stages.push_back(routing::makeRoutingStage(pool_));
         return stages;
       }()) {}
@@ -516,6 +558,7 @@ void Worker::start() {
     asio::co_spawn(ioc_, transport::acceptLoop(b->acceptor, b->cx, limiter), asio::detached);
   }
   if (redis_) asio::post(ioc_, [this] { redis_->start(); });
+  if (dispatcher_) asio::post(ioc_, [this] { dispatcher_->start(); });
   thread_ = std::thread([this] { ioc_.run(); });
 }
 
@@ -524,6 +567,17 @@ bool Worker::createRedisBlocking(const adapters::redis::RedisSettings& settings,
   redis_ = adapters::redis::RedisClient::createBlocking(ioc_.get_executor(), settings,
                                                         &server_.redis_metrics, &error);
   if (!redis_) return false;
+  const config::GatewayConfig& gc = server_.snapshot.load()->gateway;
+  if (gc.redis && gc.redis->shared_state) {
+    shared_policy_ = std::make_unique<shared_state::SharedPolicyState>(
+        *redis_, gc.replay_window, gc.redis->policy_timeout, &server_.shared_state_metrics);
+  }
+  if (server_.space_cursor_key) {
+    space_index::RedisEventIndexOptions o;
+    o.timeout = gc.redis->command_timeout;
+    shared_events_ =
+        std::make_unique<space_index::RedisEventIndex>(*redis_, server_.space_cursor_key, o);
+  }
   // Posted to this worker's executor, in order: runs on the worker's thread.
   redis_->setStateListener([this](adapters::redis::RedisState s) {
     const adapters::redis::RedisState before = redis_state_.exchange(s);
@@ -532,17 +586,104 @@ bool Worker::createRedisBlocking(const adapters::redis::RedisSettings& settings,
   return true;
 }
 
+void Worker::enableAsync(const config::AsyncConfig& settings, std::chrono::milliseconds timeout,
+                         unsigned index, unsigned count) {
+  async_store_ = std::make_unique<async::MessageStore>(*redis_, settings, timeout);
+  delivery_routing_ = routing::makeRoutingStage(pool_);
+  async::DispatchHost& host = *this;  // a private base: converted here, where it is accessible
+  dispatcher_ = std::make_unique<async::Dispatcher>(
+      ioc_.get_executor(), *async_store_, host, server_.node_id + "/" + std::to_string(index),
+      index, count, &server_.metrics.async());
+  async_cx_.store = async_store_.get();
+  async_cx_.metrics = &server_.metrics.async();
+  async_cx_.on_submitted = [this] { dispatcher_->nudge(); };
+}
+
+asio::awaitable<pipeline::StageResult> Worker::forwardToProvider(pipeline::Exchange& ex) {
+  co_return co_await delivery_routing_->onRequest(ex);
+}
+
+asio::awaitable<bool> Worker::journalDelivery(const pipeline::Exchange& ex,
+                                              const async::DeliveryFacts& f) {
+  if (server_.journal == nullptr) co_return true;
+  const std::string request_digest = signing::contentDigestSha256(ex.request.body());
+  const std::string response_digest = signing::contentDigestSha256(ex.response.body());
+  const CallFacts facts{ex.event_id, server_.node_id, request_digest, response_digest, f.latency};
+  const DeliveryAttempt attempt{f.attempt, f.max_attempts, f.outcome};
+  co_return co_await journalAdminEvent(buildDeliveryEvent(ex, facts, attempt));
+}
+
+// The async exchange's result notification (docs/async.md "Callbacks"): POST to the client's
+// registered callback through this worker's upstream pool, signed with the gateway's active key
+// (RFC 9421, label qaqpa: @method, @authority, @path, content-digest, qaqpa-message-id).
+asio::awaitable<bool> Worker::sendCallback(const std::string& client,
+                                           const std::string& message_id,
+                                           const std::string& body) {
+  const auto snap = server_.snapshot.load();
+  const config::System* system = snap->policy.findSystem(client);
+  if (system == nullptr || !system->callback) co_return true;
+  const config::Upstream& up = *system->callback;
+  const std::string path = up.base_path.empty() ? std::string("/") : up.base_path;
+  std::string authority = up.host;
+  if (up.port != 80) authority += ":" + std::to_string(up.port);
+  pipeline::Request req{bhttp::verb::post, path, 11};
+  req.set(bhttp::field::host, authority);
+  req.set(bhttp::field::content_type, "application/json");
+  req.set("Content-Digest", signing::contentDigestSha256(body));
+  req.set("Qaqpa-Message-Id", message_id);
+  req.set("Qaqpa-Gateway", server_.node_id);
+  req.body() = body;
+  if (server_.keys) {
+    const signing::GatewayKeySet::ActiveKey active = server_.keys->active();
+    signing::SignatureParams params;
+    params.created = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    params.keyid = std::string(active.kid);
+    constexpr std::array<std::string_view, 5> kCovered{"@method", "@authority", "@path",
+                                                        "content-digest", "qaqpa-message-id"};
+    auto signature = signing::signRequest(req, kCovered, "qaqpa", params, active.key, "http");
+    if (!signature) {
+      common::log(common::LogLevel::Error, "async callback not signed: not sent",
+                  {{"message", message_id}});
+      co_return false;
+    }
+    req.set("Signature-Input", signature->signature_input);
+    req.set("Signature", signature->signature);
+  }
+  routing::UpstreamRequest out;
+  out.method = bhttp::verb::post;
+  out.head = "POST " + path + " HTTP/1.1\r\n";
+  for (const auto& f : req) {
+    out.head.append(f.name_string());
+    out.head.append(": ");
+    out.head.append(f.value());
+    out.head.append("\r\n");
+  }
+  out.head.append("Content-Length: " + std::to_string(req.body().size()) + "\r\n\r\n");
+  out.body = req.body();
+  const routing::UpstreamResult r =
+      co_await pool_.send(up, out, snap->gateway.upstream.default_timeout);
+  co_return r.response && r.response->result_int() >= 200 && r.response->result_int() < 300;
+}
+
 void Worker::beginDrain(std::function<void()> drained) {
   for (auto& b : listeners_) {
     boost::system::error_code ignored;
     b->acceptor.close(ignored);
   }
   pool_.closeIdle();
-  tracker_.onDrained([this, drained = std::move(drained)] {
+  // Drained when the sessions are and the dispatcher's deliveries in flight have ended (it reads
+  // no new entries from now on; what it has not acknowledged is claimed later by a live replica).
+  auto pending = std::make_shared<int>(dispatcher_ ? 2 : 1);
+  auto done = [this, pending, drained = std::move(drained)] {
+    if (--*pending > 0) return;
     if (redis_) redis_->stop();  // after the last request: later features use it until then
     work_.reset();
     drained();
-  });
+  };
+  if (dispatcher_) dispatcher_->stop(done);
+  tracker_.onDrained(done);
   tracker_.startDrain();
 }
 
@@ -639,7 +780,10 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
   }
   const std::string event_id = common::toString(ids_.nextNow());
   const std::string_view target = request.target();
-  if (target.starts_with("/v1/services/") && isServiceMethod(request.method())) {
+  const bool messages = target.starts_with("/v1/messages/") &&
+                        (request.method() == bhttp::verb::get ||
+                         request.method() == bhttp::verb::delete_);
+  if ((target.starts_with("/v1/services/") && isServiceMethod(request.method())) || messages) {
     auto runtime = server_.runtime.load();
     pipeline::Exchange ex(runtime->snapshot, zone, std::move(request));
     ex.policy_state = std::move(runtime);
@@ -657,8 +801,11 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
           std::chrono::steady_clock::now() - started);
       const std::string request_digest = signing::contentDigestSha256(ex.request.body());
       response_digest = signing::contentDigestSha256(ex.response.body());
-      event = buildCallEvent(
-          ex, CallFacts{event_id, server_.node_id, request_digest, response_digest, latency});
+      const CallFacts facts{event_id, server_.node_id, request_digest, response_digest, latency};
+      // An async submission stored and queued: MESSAGE_ACCEPTED (docs/async.md).
+      const bool accepted = ex.status == common::StatusCode::Accepted && !ex.failure &&
+                            !ex.envelope.messages_target && ex.envelope.async_requested;
+      event = accepted ? buildAcceptedEvent(ex, facts) : buildCallEvent(ex, facts);
     }
     if (!co_await seal(&ex.request, ex.response, std::move(event), event_id, response_digest)) {
       code = common::StatusCode::ProviderUnavailable;
@@ -674,6 +821,12 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
     res = problem(request, code, reason, std::string{request.method_string()}, 405,
                   journaling ? std::string_view(event_id) : std::string_view());
     res.set(bhttp::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE");
+  } else if (target.starts_with("/v1/messages/")) {
+    reason = common::Reason::MethodNotAllowed;
+    code = common::StatusCode::ValidationFailed;
+    res = problem(request, code, reason, std::string{request.method_string()}, 405,
+                  journaling ? std::string_view(event_id) : std::string_view());
+    res.set(bhttp::field::allow, "GET, DELETE");
   } else {
     code = common::StatusCode::ServiceNotFound;
     res = problem(request, code, reason, {}, 0,
@@ -1024,8 +1177,13 @@ asio::awaitable<pipeline::Response> Worker::handleConsents(const pipeline::Reque
                           503);
       }
     }
+    const consent::ConsentList found = co_await store->listBySubject(*subject);
+    if (!found.available) {
+      co_return problem(req, StatusCode::ProviderUnavailable, Reason::ConsentStoreUnavailable, {},
+                        503);
+    }
     boost::json::array list;
-    for (const auto& c : store->listBySubject(*subject)) list.push_back(consentJson(c, now));
+    for (const auto& c : found.consents) list.push_back(consentJson(c, now));
     auto res = jsonResponse(req.version(), bhttp::status::ok,
                             boost::json::object{{"consents", std::move(list)}});
     if (!event_id.empty()) res.set(kEventIdHeader, event_id);
@@ -1178,11 +1336,18 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
       checks["journal"] = "off";
     }
     if (server_.space) {
-      checks["spaceIndex"] =
-          server_.space->index ? server_.space->index->stateName() : std::string_view("off");
+      checks["spaceIndex"] = server_.space->shared_index ? std::string_view("redis")
+                             : server_.space->index      ? server_.space->index->stateName()
+                                                         : std::string_view("off");
     }
     // Reported only: nothing serves from Redis yet, so readiness does not depend on it.
     checks["redis"] = server_.redisCheck();
+    if (server_.event_outbox) {
+      checks["outbox"] = outbox::Shipper::stateName(server_.event_outbox->state());
+      checks["outboxLag"] = server_.event_outbox->lag();
+    } else {
+      checks["outbox"] = "off";
+    }
     res.body() = boost::json::serialize(boost::json::object{{"ready", ready}, {"checks", checks}});
   } else if (path == "/metrics") {
     res.result(bhttp::status::ok);
@@ -1286,7 +1451,7 @@ bool Server::bind(std::string& error) {
                 "the journal is OFF (journal.enabled: false): no digital events are recorded; "
                 "benchmarks only");
   }
-  if (!snap->gateway.data_dir.empty()) {
+  if (!snap->gateway.data_dir.empty() && !(gc.redis && gc.redis->consents)) {
     const std::string dir = snap->gateway.data_dir + "/consents";
     auto opened = consent::FileConsentStore::openBlocking(dir, impl_->time);
     if (!opened.store) {
@@ -1305,16 +1470,71 @@ bool Server::bind(std::string& error) {
   if (!bindSpace(*snap, error)) return false;
   if (gc.redis) {
     impl_->redis_metrics = redisMetricsOf(impl_->metrics.redis());
+    const metrics::SharedStateCounters& ssc = impl_->metrics.sharedState();
+    impl_->shared_state_metrics = {ssc.rate_shared, ssc.rate_local, ssc.replay_shared,
+                                   ssc.replay_local, ssc.fallbacks};
     const adapters::redis::RedisSettings settings = redisSettingsOf(*gc.redis);
+    if (gc.redis->space_index) {
+      impl_->space_cursor_key = std::make_shared<space_index::SharedCursorKey>();
+    }
     for (auto& w : impl_->workers) {
       if (!w->createRedisBlocking(settings, error)) return false;  // "redis: ..."
     }
+    if (gc.redis->consents) {
+      // Shared by every replica; each worker reads and writes through its own client.
+      consent::RedisConsentStoreOptions co;
+      co.timeout = gc.redis->command_timeout;
+      auto store = std::make_unique<consent::RedisConsentStore>(impl_->time, co);
+      for (auto& w : impl_->workers) store->addClient(w->context(), *w->redisClient());
+      impl_->consents = std::move(store);
+      impl_->policy_context.consents = impl_->consents.get();
+      common::log(common::LogLevel::Info, "consent store: redis (shared by every replica)",
+                  {{"timeout_ms", std::to_string(co.timeout.count())}});
+    }
+    if (gc.redis->space_index && impl_->journal) {
+      // Installed before the first append (none happens before run()); ships from the cursor.
+      outbox::ShipperOptions o;
+      o.node_id = gc.node_id;
+      o.dir = gc.journal.dir;
+      o.archive_dir = gc.journal.archive_dir;
+      o.redis = settings;
+      o.batch_events = gc.redis->outbox_batch_events;
+      o.max_events_per_second = static_cast<double>(gc.redis->outbox_max_events_per_second);
+      impl_->event_outbox = outbox::Shipper::createBlocking(std::move(o), &impl_->metrics.outbox(),
+                                                            &impl_->redis_metrics, error);
+      if (!impl_->event_outbox) return false;
+      impl_->journal->setCommitObserver(impl_->event_outbox->observer());
+      impl_->event_outbox->start(impl_->journal->head().seq);
+      common::log(common::LogLevel::Info,
+                  "outbox on: this node's digital events are shipped to redis for every replica",
+                  {{"journal_seq", std::to_string(impl_->journal->head().seq)},
+                   {"batch_events", std::to_string(gc.redis->outbox_batch_events)}});
+    }
     impl_->redis_address = redisAddressOf(*gc.redis);
+    if (gc.async.enabled) {
+      const unsigned count = static_cast<unsigned>(impl_->workers.size());
+      for (unsigned i = 0; i < count; ++i) {
+        impl_->workers[i]->enableAsync(gc.async, gc.redis->command_timeout, i, count);
+      }
+      impl_->policy_context.async_enabled = true;
+      common::log(common::LogLevel::Info, "async exchange on (Prefer: respond-async)",
+                  {{"partitions", std::to_string(gc.async.partitions)},
+                   {"max_in_flight_per_worker", std::to_string(gc.async.max_in_flight)},
+                   {"result_ttl_ms", std::to_string(gc.async.result_ttl.count())}});
+    } else {
+      common::log(common::LogLevel::Info,
+                  "async exchange off (async.enabled: false): Prefer: respond-async is ignored");
+    }
     common::log(common::LogLevel::Info, "redis configured; each worker connects on start",
                 {{"address", impl_->redis_address},
                  {"db", std::to_string(gc.redis->db)},
                  {"auth", gc.redis->password_file.empty() ? "off" : "on"},
                  {"workers", std::to_string(impl_->workers.size())}});
+  }
+  if (!gc.redis) {
+    common::log(common::LogLevel::Info,
+                "async exchange off (no redis: section): Prefer: respond-async is ignored and "
+                "the messages routes answer 404 ASYNC_NOT_ENABLED");
   }
   for (const config::ListenerConfig& l : snap->gateway.listeners) {
     boost::system::error_code ec;
@@ -1396,7 +1616,12 @@ bool Server::bindSpace(const config::Snapshot& snap, std::string& error) {
     st->site = StaticSite::loadBlocking(gc.space.web_root, error);
     if (!st->site) return false;
   }
-  if (impl_->journal) {
+  if (gc.redis && gc.redis->space_index) {
+    // Every replica's events, from Redis (the outboxes feed it); no embedded index to keep.
+    st->shared_index = true;
+    common::log(common::LogLevel::Info,
+                "digital space reads the shared event index in redis (redis.space_index)");
+  } else if (impl_->journal) {
     // Hand-over (memory_event_index.h): the feed is installed before any append, the rebuild
     // reads everything up to the head the journal has now; readers get Unavailable meanwhile.
     st->index = std::make_unique<space_index::MemoryEventIndex>();
@@ -1542,6 +1767,7 @@ int Server::run() {
     if (w->thread().joinable()) w->thread().join();
   }
   if (im.journal) im.journal->stop();  // writes and syncs what is queued
+  if (im.event_outbox) im.event_outbox->stop();  // after the journal, whose observer wakes it
   return exit_code;
 }
 

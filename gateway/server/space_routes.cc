@@ -204,7 +204,7 @@ class SpaceRequest {
       co_return co_await oneEvent(path_.substr(std::string_view("/v1/space/events/").size()));
     }
     if (path_ == "/v1/space/consents") {
-      if (isGet()) co_return listConsents();
+      if (isGet()) co_return co_await listConsents();
       if (req_.method() == bhttp::verb::post) co_return co_await grantConsent();
       co_return methodNotAllowed("GET, HEAD, POST");
     }
@@ -391,6 +391,7 @@ class SpaceRequest {
         space_api::parseEventsQuery(query_, space_api::QueryMode::Page);
     if (!q.ok())
       co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery, q.error_param);
+    if (st_.shared_index) co_return co_await listShared(q.query);
     if (st_.index == nullptr) co_return unavailable(Reason::IndexUnavailable);
     space_index::PageResult page = st_.index->page(subject_, q.query);
     if (auto failure = indexFailure(page.status, "page")) co_return std::move(*failure);
@@ -414,6 +415,23 @@ class SpaceRequest {
     co_return json(bhttp::status::ok, body);
   }
 
+  // The shared index (redis.space_index): every replica's events, read from Redis on this worker
+  // (co_await, deadline per call); Redis down or late → 503 INDEX_UNAVAILABLE, never a partial
+  // list.
+  asio::awaitable<pipeline::Response> listShared(const space_index::Query& query) {
+    space_index::SharedEventSource* shared = host_.sharedEvents();
+    if (shared == nullptr) co_return unavailable(Reason::IndexUnavailable);
+    space_index::SharedPageResult page = co_await shared->page(subject_, query);
+    if (auto failure = indexFailure(page.status, "shared page")) co_return std::move(*failure);
+    boost::json::array events;
+    events.reserve(page.events.size());
+    for (const auto& e : page.events) events.push_back(audit::eventToJson(e));
+    boost::json::value body(boost::json::object_kind);
+    body.as_object()["events"] = std::move(events);
+    if (!page.next_cursor.empty()) body.as_object()["nextCursor"] = page.next_cursor;
+    co_return json(bhttp::status::ok, body);
+  }
+
   asio::awaitable<pipeline::Response> oneEvent(std::string_view id) {
     if (!space_api::isValidEventId(id)) {
       co_return problem(StatusCode::ValidationFailed, Reason::InvalidPath);
@@ -421,15 +439,24 @@ class SpaceRequest {
     if (has_query_) {
       co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery, "query");
     }
-    if (st_.index == nullptr) co_return unavailable(Reason::IndexUnavailable);
-    space_index::FindResult found = st_.index->find(subject_, id);
-    if (auto failure = indexFailure(found.status, "find")) co_return std::move(*failure);
     space_index::ProofResult proof;
-    const bool ran = co_await offWorker(
-        [&] { proof = space_index::proofBlocking(st_.files, subject_, found.entry); });
-    if (!ran) co_return unavailable(Reason::Overloaded);
-    if (proof.status != space_index::ReadStatus::Ok) {
-      co_return readFailure(proof.status, proof.error);
+    if (st_.shared_index) {
+      space_index::SharedEventSource* shared = host_.sharedEvents();
+      if (shared == nullptr) co_return unavailable(Reason::IndexUnavailable);
+      space_index::SharedProofResult r = co_await shared->proof(subject_, id);
+      if (auto failure = indexFailure(r.status, "shared proof")) co_return std::move(*failure);
+      proof.status = space_index::ReadStatus::Ok;
+      proof.proof = std::move(r.proof);
+    } else {
+      if (st_.index == nullptr) co_return unavailable(Reason::IndexUnavailable);
+      space_index::FindResult found = st_.index->find(subject_, id);
+      if (auto failure = indexFailure(found.status, "find")) co_return std::move(*failure);
+      const bool ran = co_await offWorker(
+          [&] { proof = space_index::proofBlocking(st_.files, subject_, found.entry); });
+      if (!ran) co_return unavailable(Reason::Overloaded);
+      if (proof.status != space_index::ReadStatus::Ok) {
+        co_return readFailure(proof.status, proof.error);
+      }
     }
     const space_index::Proof& p = proof.proof;
     pb::DigitalEvent unhashed = p.event;
@@ -454,6 +481,7 @@ class SpaceRequest {
     const space_api::ParsedQuery q = space_api::parseEventsQuery(query_, space_api::QueryMode::Csv);
     if (!q.ok())
       co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery, q.error_param);
+    if (st_.shared_index) co_return co_await exportSharedCsv(q.query);
     if (st_.index == nullptr) co_return unavailable(Reason::IndexUnavailable);
     // Gather up to kMaxCsvEvents entries page by page (memory only), then read and format them
     // on the read pool.
@@ -504,21 +532,64 @@ class SpaceRequest {
     co_return r;
   }
 
+  // The CSV from the shared index: pages of kMaxPageLimit from Redis (each with its deadline) up
+  // to kMaxCsvEvents, formatted on the read pool like the embedded index's.
+  asio::awaitable<pipeline::Response> exportSharedCsv(space_index::Query query) {
+    space_index::SharedEventSource* shared = host_.sharedEvents();
+    if (shared == nullptr) co_return unavailable(Reason::IndexUnavailable);
+    query.limit = space_index::kMaxPageLimit;
+    std::vector<qaqpa::journal::v1::DigitalEvent> events;
+    bool complete = true;
+    for (;;) {
+      space_index::SharedPageResult page = co_await shared->page(subject_, query);
+      if (auto failure = indexFailure(page.status, "shared csv")) co_return std::move(*failure);
+      for (auto& e : page.events) {
+        if (events.size() == space_api::kMaxCsvEvents) break;
+        events.push_back(std::move(e));
+      }
+      if (page.next_cursor.empty()) break;
+      if (events.size() == space_api::kMaxCsvEvents) {
+        complete = false;
+        break;
+      }
+      query.cursor = std::move(page.next_cursor);
+    }
+    std::string csv;
+    const common::Lang lang = lang_;
+    const bool ran = co_await offWorker([&] {
+      space_api::appendCsvHeader(csv, lang);
+      for (const auto& e : events) space_api::appendCsvRow(csv, e, lang);
+    });
+    if (!ran) co_return unavailable(Reason::Overloaded);
+    pipeline::Response r{bhttp::status::ok, req_.version()};
+    r.set(bhttp::field::content_type, "text/csv; charset=utf-8; header=present");
+    r.set(bhttp::field::content_disposition,
+          "attachment; filename=\"" + space_api::csvFileName(std::chrono::system_clock::now()) +
+              "\"");
+    r.set("Qaqpa-Export-Events", std::to_string(events.size()));
+    r.set("Qaqpa-Export-Complete", complete ? "true" : "false");
+    r.body() = std::move(csv);
+    r.prepare_payload();
+    co_return r;
+  }
+
   // --- consents -----------------------------------------------------------------------------
 
-  pipeline::Response listConsents() {
+  asio::awaitable<pipeline::Response> listConsents() {
     consent::ConsentStore* store = host_.consentStore();
     if (store == nullptr) {
-      return problem(StatusCode::ProviderUnavailable, Reason::StoreUnavailable, {}, 503);
+      co_return problem(StatusCode::ProviderUnavailable, Reason::StoreUnavailable, {}, 503);
     }
-    if (has_query_) return problem(StatusCode::ValidationFailed, Reason::InvalidQuery, "query");
+    if (has_query_) co_return problem(StatusCode::ValidationFailed, Reason::InvalidQuery, "query");
     const auto snap = host_.currentSnapshot();
     const auto now = std::chrono::system_clock::now();
-    boost::json::array list;
-    for (const auto& c : store->listBySubject(citizen_)) {
-      list.push_back(consentJson(c, now, &snap->policy));
+    const consent::ConsentList found = co_await store->listBySubject(citizen_);
+    if (!found.available) {
+      co_return problem(StatusCode::ProviderUnavailable, Reason::ConsentStoreUnavailable, {}, 503);
     }
-    return json(bhttp::status::ok, boost::json::object{{"consents", std::move(list)}});
+    boost::json::array list;
+    for (const auto& c : found.consents) list.push_back(consentJson(c, now, &snap->policy));
+    co_return json(bhttp::status::ok, boost::json::object{{"consents", std::move(list)}});
   }
 
   pipeline::Response consentOptions() {

@@ -26,6 +26,7 @@
 
 #include "gateway/pipeline/exchange.h"
 #include "gateway/space_index/memory_event_index.h"
+#include "gateway/space_index/redis_event_index.h"
 
 namespace qaqpa::config {
 struct Snapshot;
@@ -69,6 +70,9 @@ struct SpaceState {
   std::shared_ptr<const space::DemoIdentityProvider> demo;          // null outside demo mode
   std::vector<std::string> demo_citizens;                // "IIN:…"; empty = any valid IIN
   std::unique_ptr<space_index::MemoryEventIndex> index;  // null when the journal is off
+  // redis.space_index: the event routes read every replica's events from Redis through the
+  // worker's SpaceHost::sharedEvents() (then `index` is null and unused).
+  bool shared_index = false;
   space_index::JournalFiles files;
   std::shared_ptr<const StaticSite> site;  // null: no page configured
   // Blocking reads of the journal's files (and the index rebuild at start).
@@ -92,6 +96,8 @@ class SpaceHost {
                                                             std::string_view actor,
                                                             std::string& event_id) = 0;
   virtual std::string newId() = 0;  // UUIDv7 text (message ids)
+  // This worker's view of the shared event index (redis.space_index); null when not configured.
+  virtual space_index::SharedEventSource* sharedEvents() { return nullptr; }
 };
 
 // The whole space listener. Never throws for bad input (every refusal is a problem response);

@@ -30,6 +30,7 @@ constexpr Words kKinds[] = {
     {"Деректер шетелге берілді", "Данные переданы за рубеж", "Data sent abroad"},
     {"Қолжетімділік ережелері өзгертілді", "Правила доступа изменены", "Access rules changed"},
     {"Оператор журналды қарады", "Оператор просмотрел журнал", "Operator viewed the journal"},
+    {"Сұрау жеткізуге қабылданды", "Запрос принят к доставке", "Request accepted for delivery"},
 };
 
 // Index = the Zone value.

@@ -39,6 +39,34 @@ TEST_F(ConfigTest, RedisDefaults) {
   EXPECT_EQ(c.max_in_flight, 4096u);
   EXPECT_EQ(c.reconnect_initial, Millis{100});
   EXPECT_EQ(c.reconnect_max, Millis{5'000});
+  EXPECT_TRUE(c.shared_state);
+  EXPECT_EQ(c.policy_timeout, Millis{10});
+  EXPECT_TRUE(c.consents);
+  EXPECT_TRUE(c.space_index);
+  EXPECT_EQ(c.outbox_batch_events, 512u);
+  EXPECT_EQ(c.outbox_max_events_per_second, 20'000u);
+}
+
+TEST_F(ConfigTest, RedisSpaceIndexKeysAreRead) {
+  gatewayWith(
+      "redis: {address: h:1, space_index: false, outbox_batch_events: 64, "
+      "outbox_max_events_per_second: 500}\n");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const RedisConfig& c = *r.snapshot->gateway.redis;
+  EXPECT_FALSE(c.space_index);
+  EXPECT_EQ(c.outbox_batch_events, 64u);
+  EXPECT_EQ(c.outbox_max_events_per_second, 500u);
+}
+
+TEST_F(ConfigTest, RedisSharedPolicyKeysAreRead) {
+  gatewayWith("redis: {address: h:1, shared_state: false, policy_timeout: 25ms, consents: false}\n");
+  auto r = load();
+  ASSERT_THAT(r.errors, IsEmpty());
+  const RedisConfig& c = *r.snapshot->gateway.redis;
+  EXPECT_FALSE(c.shared_state);
+  EXPECT_EQ(c.policy_timeout, Millis{25});
+  EXPECT_FALSE(c.consents);
 }
 
 TEST_F(ConfigTest, RedisEveryKeyIsRead) {
@@ -160,6 +188,17 @@ TEST_F(ConfigTest, RedisValuesAreValidated) {
       {"redis: {address: h:1, reconnect_initial: 2s, reconnect_max: 1s}\n", "redis.reconnect_max",
        "shorter than reconnect_initial"},
       {"redis: {address: h:1, cluster: true}\n", "redis.cluster", "unknown key 'cluster'"},
+      {"redis: {address: h:1, policy_timeout: 0ms}\n", "redis.policy_timeout", "out of range"},
+      {"redis: {address: h:1, policy_timeout: 2s}\n", "redis.policy_timeout", "out of range"},
+      {"redis: {address: h:1, shared_state: maybe}\n", "redis.shared_state", ""},
+      {"redis: {address: h:1, consents: 1ms}\n", "redis.consents", ""},
+      {"redis: {address: h:1, space_index: yes please}\n", "redis.space_index", ""},
+      {"redis: {address: h:1, outbox_batch_events: 0}\n", "redis.outbox_batch_events",
+       "out of range"},
+      {"redis: {address: h:1, outbox_batch_events: 10001}\n", "redis.outbox_batch_events",
+       "out of range"},
+      {"redis: {address: h:1, outbox_max_events_per_second: 0}\n",
+       "redis.outbox_max_events_per_second", "out of range"},
       {"redis: unix:/tmp/r.sock\n", "redis", ""},
   };
   for (const Case& c : cases) {

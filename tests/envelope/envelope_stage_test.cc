@@ -354,3 +354,74 @@ TEST_F(EnvelopeStageTest, AProblemEchoesTheAssignedMessageId) {
 
 }  // namespace
 }  // namespace qaqpa::envelope
+
+namespace qaqpa::envelope {
+namespace {
+
+// Asynchronous exchange (PROTOCOL.md §4): Prefer (RFC 7240) and /v1/messages/{id}.
+class EnvelopeAsyncTest : public ::testing::Test {
+ protected:
+  StageResult run(bhttp::verb method, std::string_view target, const Headers& headers) {
+    pipeline::Request req{method, target, 11};
+    req.insert("Qaqpa-Client", kClient);
+    for (const auto& [name, value] : headers) req.insert(name, value);
+    ex_.emplace(nullptr, config::Zone::State, std::move(req));
+    return runAwaitable(stage_->onRequest(*ex_));
+  }
+  bool prefers(const Headers& headers) {
+    const StageResult r = run(bhttp::verb::post, kTarget, headers);
+    EXPECT_EQ(r.action, StageResult::Action::Continue);
+    return ex_->envelope.async_requested;
+  }
+
+  std::unique_ptr<pipeline::Stage> stage_ = makeEnvelopeStage();
+  std::optional<Exchange> ex_;
+};
+
+TEST_F(EnvelopeAsyncTest, PreferRespondAsyncIsRecognisedCaseInsensitivelyAmongOthers) {
+  EXPECT_TRUE(prefers({{"Prefer", "respond-async"}}));
+  EXPECT_TRUE(prefers({{"prefer", "Respond-Async"}}));
+  EXPECT_TRUE(prefers({{"Prefer", "return=minimal, respond-async, wait=10"}}));
+  EXPECT_TRUE(prefers({{"Prefer", " respond-async ; foo=bar"}}));
+  EXPECT_TRUE(prefers({{"Prefer", "handling=lenient"}, {"Prefer", "respond-async"}}));
+  EXPECT_TRUE(prefers({{"Prefer", "foo=\"a, b\", respond-async"}}));
+}
+
+TEST_F(EnvelopeAsyncTest, OtherPreferencesOrLookAlikesAreNotAsync) {
+  EXPECT_FALSE(prefers({}));
+  EXPECT_FALSE(prefers({{"Prefer", "return=representation"}}));
+  EXPECT_FALSE(prefers({{"Prefer", "respond-asynchronously"}}));
+  EXPECT_FALSE(prefers({{"Prefer", "foo=respond-async"}}));
+  EXPECT_FALSE(prefers({{"Prefer", "foo=\"x, respond-async\""}}));
+  EXPECT_FALSE(prefers({{"X-Prefer", "respond-async"}}));
+}
+
+TEST_F(EnvelopeAsyncTest, MessagesTargetWithGetAndDelete) {
+  for (bhttp::verb m : {bhttp::verb::get, bhttp::verb::delete_}) {
+    const StageResult r = run(m, "/v1/messages/0190A6F4-3C2B-7D1E-8F00-112233445566", {});
+    ASSERT_EQ(r.action, StageResult::Action::Continue);
+    EXPECT_TRUE(ex_->envelope.messages_target);
+    EXPECT_EQ(common::toString(ex_->envelope.target_message_id), kMessageId);
+    EXPECT_TRUE(ex_->envelope.service_id.empty());
+    EXPECT_FALSE(ex_->envelope.async_requested);
+  }
+}
+
+TEST_F(EnvelopeAsyncTest, MessagesTargetRefusesOtherMethodsAndBadIds) {
+  StageResult r = run(bhttp::verb::post, "/v1/messages/0190a6f4-3c2b-7d1e-8f00-112233445566", {});
+  ASSERT_EQ(r.action, StageResult::Action::Fail);
+  EXPECT_EQ(r.failure.reason, Reason::MethodNotAllowed);
+  EXPECT_EQ(r.failure.param, "POST");
+  EXPECT_EQ(r.failure.httpStatus(), 405);
+  for (std::string_view bad :
+       {"/v1/messages/", "/v1/messages/123", "/v1/messages/0190a6f4-3c2b-7d1e-8f00-112233445566/x",
+        "/v1/messages/0190a6f4-3c2b-7d1e-8f00-112233445566?a=b"}) {
+    r = run(bhttp::verb::get, bad, {});
+    ASSERT_EQ(r.action, StageResult::Action::Fail) << bad;
+    EXPECT_EQ(r.failure.reason, Reason::InvalidPath) << bad;
+    EXPECT_EQ(r.failure.httpStatus(), 400) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace qaqpa::envelope

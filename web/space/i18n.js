@@ -67,6 +67,7 @@ export const DICT = {
     'kind.INTERNATIONAL_TRANSFER': 'Халықаралық беру',
     'kind.POLICY_CHANGED': 'Саясат өзгертілді',
     'kind.OPERATOR_ACCESS': 'Оператордың қол жеткізуі',
+    'kind.MESSAGE_ACCEPTED': 'Жеткізуге қабылданды',
     'status.OK': 'Сәтті орындалды',
     'status.ACCEPTED': 'Қабылданды',
     'status.VALIDATION_FAILED': 'Сұрау қате құрылған',
@@ -197,6 +198,7 @@ export const DICT = {
     'kind.INTERNATIONAL_TRANSFER': 'Международная передача',
     'kind.POLICY_CHANGED': 'Политика изменена',
     'kind.OPERATOR_ACCESS': 'Доступ оператора',
+    'kind.MESSAGE_ACCEPTED': 'Принято к доставке',
     'status.OK': 'Выполнено',
     'status.ACCEPTED': 'Принято',
     'status.VALIDATION_FAILED': 'Ошибка в запросе',
@@ -327,6 +329,7 @@ export const DICT = {
     'kind.INTERNATIONAL_TRANSFER': 'International transfer',
     'kind.POLICY_CHANGED': 'Policy changed',
     'kind.OPERATOR_ACCESS': 'Operator access',
+    'kind.MESSAGE_ACCEPTED': 'Accepted for delivery',
     'status.OK': 'Completed',
     'status.ACCEPTED': 'Accepted',
     'status.VALIDATION_FAILED': 'Invalid request',
@@ -415,5 +418,5 @@ export function tCode(lang, prefix, code) {
 
 export const KINDS = [
   'DATA_ACCESS', 'ACCESS_DENIED', 'DELIVERY_FAILED', 'CONSENT_GRANTED', 'CONSENT_REVOKED',
-  'INTERNATIONAL_TRANSFER', 'POLICY_CHANGED', 'OPERATOR_ACCESS',
+  'INTERNATIONAL_TRANSFER', 'POLICY_CHANGED', 'OPERATOR_ACCESS', 'MESSAGE_ACCEPTED',
 ];

@@ -38,6 +38,7 @@ export const KIND_NAMES = [
   'INTERNATIONAL_TRANSFER',
   'POLICY_CHANGED',
   'OPERATOR_ACCESS',
+  'MESSAGE_ACCEPTED',
 ];
 
 // ---- base64 (standard alphabet, padding required: RFC 4648 §4) ----
