@@ -60,6 +60,37 @@ async function callPerson(base, client, purpose, subject, consent) {
   return reply;
 }
 
+// With several replicas (QAQPA_SHARED_INDEX=1: the page's replica reads the shared index in
+// Redis), an event journaled by one replica is listed by the others once the outbox has shipped
+// it (milliseconds, docs/space.md "Several replicas"). Before the page is asked for events, wait
+// until the API serves each of them — as a citizen would press "refresh" — so that the scenario
+// tests the page, not the race. Without replicas: nothing to wait for.
+const SHARED_INDEX = process.env.QAQPA_SHARED_INDEX === '1';
+const apiTokens = new Map();
+async function awaitListed(subject, eventIds) {
+  if (!SHARED_INDEX) return;
+  if (!apiTokens.has(subject)) {
+    const r = await fetch(`${SPACE}/v1/space/demo-login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ iin: subject }), signal: AbortSignal.timeout(HTTP_TIMEOUT),
+    });
+    assert.equal(r.status, 200, 'demo login for the shipping wait');
+    apiTokens.set(subject, (await r.json()).token);
+  }
+  const headers = { Authorization: `Bearer ${apiTokens.get(subject)}` };
+  const deadline = Date.now() + UI_TIMEOUT;
+  for (const id of eventIds) {
+    for (;;) {
+      const r = await fetch(`${SPACE}/v1/space/events/${id}`, { headers, signal: AbortSignal.timeout(HTTP_TIMEOUT) });
+      await r.arrayBuffer();
+      if (r.status === 200) break;
+      assert.ok(r.status === 404 || r.status === 503, `GET /v1/space/events/${id}: ${r.status}`);
+      assert.ok(Date.now() < deadline, `event ${id} not shipped to the shared index within ${UI_TIMEOUT} ms`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+}
+
 const taxCall = (subject) => callPerson(STATE, TAX, 'TAX_ADMINISTRATION', subject);
 const bankCall = (consent) => callPerson(EXTERNAL, BANK, 'CREDIT_SCORING', CITIZEN, consent);
 
@@ -209,6 +240,7 @@ async function scenario(browser) {
     assertConsentRequired(denied, 'CONSENT_MISSING');
     ids.deniedNoConsent = denied.eventId;
     log(`tax DATA_ACCESS ${ids.tax}; bank CONSENT_REQUIRED ${ids.deniedNoConsent}`);
+    await awaitListed(CITIZEN, [ids.tax, ids.deniedNoConsent]);
   });
 
   await step('2-login-and-events', async () => {
@@ -282,6 +314,7 @@ async function scenario(browser) {
     assertConsentRequired(denied, 'CONSENT_REVOKED');
     ids.deniedRevoked = denied.eventId;
 
+    await awaitListed(CITIZEN, [ids.bankOk, ids.granted, ids.revoked, ids.deniedRevoked]);
     await refreshEvents(page);
     await expectEventRow(page, ids.deniedRevoked,
       { kind: 'ACCESS_DENIED', status: 'CONSENT_REQUIRED', client: BANK, service: SERVICE }, 'bank after revocation');
@@ -390,6 +423,7 @@ async function scenario(browser) {
   await step('7-other-citizen', async () => {
     const theirs = await taxCall(OTHER);
     assertOk(theirs);
+    await awaitListed(OTHER, [theirs.eventId]);
     const other = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page2 = await other.newPage();
     watch(page2, OTHER);

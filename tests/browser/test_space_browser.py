@@ -72,8 +72,8 @@ def run_node(script, env, timeout):
         return None
 
 
-def artifacts_dir():
-    path = os.path.join(artifacts_base(), "space")
+def artifacts_dir(name="space"):
+    path = os.path.join(artifacts_base(), name)
     shutil.rmtree(path, ignore_errors=True)  # only this run's screenshots remain
     os.makedirs(path)
     return path
@@ -91,21 +91,32 @@ class BrowserSmoke(unittest.TestCase):
 
 
 class SpacePageInChromium(unittest.TestCase):
+    # replicas > 1: two gateways sharing a redis-server; the zone calls go to replica 0 (A) and
+    # the page is served by replica 1 (B), which reads A's events from the shared index (issue
+    # #6, docs/space.md "Several replicas"), proofs verified with B's /v1/keys.
+    REPLICAS = 1
+    NAME = "browser-space"
+    ARTIFACTS = "space"
+
     def test_citizen_page_scenario(self):
         require_dependencies(self)
-        artifacts = artifacts_dir()
-        dep = harness.build_deployment("browser-space", GATEWAY_OVERRIDES)
+        artifacts = artifacts_dir(self.ARTIFACTS)
+        dep = harness.build_deployment(self.NAME, GATEWAY_OVERRIDES, redis=self.REPLICAS > 1,
+                                       replicas=self.REPLICAS)
         try:
-            for listener in ("state", "external", "space"):
+            page = dep.replicas[-1]
+            for listener in ("state", "external"):
                 dep.port(listener)  # a clear failure if the derived config lacks one
+            page.port("space")
             env = dict(os.environ)
             env.update({
                 "QAQPA_STATE_URL": f"http://127.0.0.1:{dep.port('state')}",
                 "QAQPA_EXTERNAL_URL": f"http://127.0.0.1:{dep.port('external')}",
-                "QAQPA_SPACE_URL": f"http://127.0.0.1:{dep.port('space')}",
+                "QAQPA_SPACE_URL": f"http://127.0.0.1:{page.port('space')}",
                 "QAQPA_CITIZEN": f"IIN:{CITIZENS[0]}",
                 "QAQPA_OTHER_CITIZEN": f"IIN:{CITIZENS[1]}",
                 "QAQPA_BROWSER_ARTIFACTS": artifacts,
+                "QAQPA_SHARED_INDEX": "1" if self.REPLICAS > 1 else "0",
                 "QAQPA_CHROMIUM": CHROMIUM,
             })
             code = run_node(SCENARIO, env, SCENARIO_TIMEOUT_S)
@@ -118,6 +129,12 @@ class SpacePageInChromium(unittest.TestCase):
             raise
         finally:
             dep.stop()
+
+
+class SpacePageAcrossReplicas(SpacePageInChromium):
+    REPLICAS = 2
+    NAME = "browser-space-replicas"
+    ARTIFACTS = "space-replicas"
 
 
 if __name__ == "__main__":
