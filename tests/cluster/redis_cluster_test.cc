@@ -26,9 +26,14 @@
 #include <boost/asio/use_future.hpp>
 
 #include "adapters/redis/redis_client.h"
+#include "gateway/async/async_keys.h"
+#include "gateway/async/message_store.h"
+#include "gateway/config/config.h"
+#include "gateway/consent/redis_consent_keys.h"
 #include "gateway/shared_state/redis_rate_limiter.h"
 #include "gateway/shared_state/redis_replay_window.h"
 #include "gateway/shared_state/shared_keys.h"
+#include "gateway/space_index/redis_index_keys.h"
 #include "tests/adapters/redis/redis_server_process.h"
 
 namespace qaqpa {
@@ -267,6 +272,104 @@ TEST_F(RedisClusterTest, ReplayKeysOfAClientShareItsSlot) {
     EXPECT_FALSE(again.first_seen);
   }
   EXPECT_EQ(owners.size(), static_cast<std::size_t>(kMasters));
+}
+
+// Asynchronous exchange (gateway/async): a partition's stream, delayed set and messages share the
+// tag {async:<p>}; partitions spread over the masters; the real store's submit / lookup / cancel
+// scripts run on the partition's master.
+TEST_F(RedisClusterTest, AsyncPartitionsShardAndTheirScriptsRunOnTheirMaster) {
+  config::AsyncConfig settings;
+  settings.partitions = 16;
+  std::set<int> owners;
+  for (unsigned p = 0; p < settings.partitions; ++p) {
+    const long long slot = cluster_->slotOf(async::streamKey(p));
+    EXPECT_EQ(cluster_->slotOf(async::delayedKey(p)), slot) << p;
+    EXPECT_EQ(cluster_->slotOf(async::messageKey(p, "KZ/GOV/240140000021/tax-service", uuidOf(p))),
+              slot)
+        << p;
+    owners.insert(ownerOfSlot(slot));
+  }
+  EXPECT_EQ(owners.size(), static_cast<std::size_t>(kMasters)) << "partitions should shard";
+
+  for (std::uint32_t n = 0; n < 24; ++n) {
+    async::StoredRequest req;
+    req.method = "GET";
+    req.service_id = "person.byIin";
+    req.client = "KZ/GOV/240140000021/tax-service";
+    const common::Uuid id = uuidOf(1000 + n);
+    req.message_id = common::toString(id);
+    req.correlation_id = req.message_id;
+    req.subject = "IIN:900101300017";
+    req.purpose = "TAX_ADMINISTRATION";
+    req.lang = "kk";
+    const unsigned p = async::partitionOf(req.client, id, settings.partitions);
+    const int owner = ownerOfSlot(cluster_->slotOf(async::streamKey(p)));
+    async::MessageStore store(cluster_->client(owner), settings, 2000ms);
+    const auto created = cluster_->run([&]() { return store.submit(req, "{}"); });
+    ASSERT_EQ(created.outcome, async::SubmitOutcome::Created) << "partition " << p;
+    const auto again = cluster_->run([&]() { return store.submit(req, "{}"); });
+    EXPECT_EQ(again.outcome, async::SubmitOutcome::Exists);
+    const auto seen = cluster_->run([&]() { return store.lookup(req.client, id); });
+    ASSERT_TRUE(seen.ok);
+    ASSERT_TRUE(seen.found.has_value());
+    EXPECT_EQ(seen.found->state, "QUEUED");
+    const auto stopped = cluster_->run([&]() { return store.cancel(req.client, id); });
+    EXPECT_EQ(stopped.outcome, async::CancelOutcome::Stopped);
+    // The same store on a master that does not own the partition gets no answer it could trust.
+    async::MessageStore elsewhere(cluster_->client((owner + 1) % kMasters), settings, 2000ms);
+    const auto refused = cluster_->run([&]() { return elsewhere.lookup(req.client, id); });
+    EXPECT_FALSE(refused.ok && refused.found.has_value()) << "MOVED must not read as a message";
+  }
+}
+
+// Consents (gateway/consent): the grant and revoke scripts touch a consent and its subject's two
+// indexes — one slot per citizen; the id → subject key is used alone.
+TEST_F(RedisClusterTest, ConsentKeysOfACitizenShareItsSlot) {
+  std::set<int> owners;
+  for (int c = 0; c < 24; ++c) {
+    const std::string iin = std::to_string(900101300000LL + c * 101);
+    const std::string id = common::toString(uuidOf(2000 + c));
+    const long long slot = cluster_->slotOf(consent::consentKey(iin, id));
+    EXPECT_EQ(cluster_->slotOf(consent::subjectConsentsKey(iin)), slot);
+    EXPECT_EQ(cluster_->slotOf(consent::subjectActiveKey(iin)), slot);
+    owners.insert(ownerOfSlot(slot));
+    // A real multi-key write of the script's shape succeeds on the owner (no CROSSSLOT).
+    const RedisReply r = cluster_->exec(
+        ownerOfSlot(slot), {"EVAL",
+                            "redis.call('HSET', KEYS[1], 'id', ARGV[1]); "
+                            "redis.call('ZADD', KEYS[2], 1, ARGV[1]); "
+                            "return redis.call('ZADD', KEYS[3], 1, ARGV[1])",
+                            "3", consent::consentKey(iin, id), consent::subjectConsentsKey(iin),
+                            consent::subjectActiveKey(iin), id});
+    EXPECT_TRUE(r.ok()) << r.value.str;
+  }
+  EXPECT_EQ(owners.size(), static_cast<std::size_t>(kMasters));
+}
+
+// The shared digital-space index (gateway/space_index + gateway/outbox): a citizen's sorted set
+// and hash share {subj:<S>}; a node's checkpoint keys share {ckpt:<node>}.
+TEST_F(RedisClusterTest, SpaceIndexKeysShareTheirTagSlot) {
+  std::set<int> owners;
+  for (int c = 0; c < 24; ++c) {
+    const std::string subject = "IIN:" + std::to_string(900101300000LL + c * 37);
+    const long long slot = cluster_->slotOf(space_index::subjectIndexKey(subject));
+    EXPECT_EQ(cluster_->slotOf(space_index::subjectDataKey(subject)), slot) << subject;
+    owners.insert(ownerOfSlot(slot));
+    const std::string ref = space_index::eventRef("node-a", 7);
+    const RedisReply r = cluster_->exec(
+        ownerOfSlot(slot),
+        {"EVAL",
+         "redis.call('ZADD', KEYS[1], 1, ARGV[1]); return redis.call('HSET', KEYS[2], 'e:' .. "
+         "ARGV[1], 'x')",
+         "2", space_index::subjectIndexKey(subject), space_index::subjectDataKey(subject), ref});
+    EXPECT_TRUE(r.ok()) << r.value.str;
+  }
+  EXPECT_EQ(owners.size(), static_cast<std::size_t>(kMasters));
+  for (const char* node : {"kz-qaqpa-1", "kz-qaqpa-2", "kz-qaqpa-3"}) {
+    EXPECT_EQ(cluster_->slotOf(space_index::checkpointIndexKey(node)),
+              cluster_->slotOf(space_index::checkpointDataKey(node)))
+        << node;
+  }
 }
 
 }  // namespace
