@@ -7,7 +7,7 @@
 # Topology on 2 cores: system under test on CPU 1; wrk -t1 and the upstream nginx on CPU 0.
 # Traffic goes to 127.0.0.1 only; every process started here is stopped on exit (trap).
 #
-#   benchmarks/run.sh [--quick] [--levels L0,L1,L2,L3,L2+Ed25519,L1+TLS,L3+TLS] [--contenders D,N,N+TLS,Q] [--results FILE]
+#   benchmarks/run.sh [--quick] [--levels L0,L1,L2,L3,L2+Ed25519,L1+TLS,L3+TLS,L3+Redis] [--contenders D,N,N+TLS,Q] [--results FILE]
 #     (defaults: levels L0,L1,L2,L3; contenders D,N,Q, and N+TLS is added with N when a +TLS level runs)
 #   benchmarks/run.sh --profile      callgrind of Q_L0 under a fixed wrk load -> "Where time goes"
 #
@@ -54,13 +54,19 @@ PURPOSE="BENCHMARK"
 # empty = the level does not sign). L3+Redis is added with Redis (issue #6).
 declare -A LEVEL_CONFIG=([L0]="qaqpa-L0.yaml.in" [L1]="qaqpa-L1.yaml.in" [L1+TLS]="qaqpa-L1-tls.yaml.in"
                          [L2]="qaqpa-L2.yaml.in" [L2+Ed25519]="qaqpa-L2.yaml.in"
-                         [L3]="qaqpa-L3.yaml.in" [L3+TLS]="qaqpa-L3-tls.yaml.in")
+                         [L3]="qaqpa-L3.yaml.in" [L3+TLS]="qaqpa-L3-tls.yaml.in"
+                         [L3+Redis]="qaqpa-L3-redis.yaml.in")
 declare -A LEVEL_BUNDLE=([L0]="bundle" [L1]="bundle-L1" [L1+TLS]="bundle-L1" [L2]="bundle-L1"
-                         [L2+Ed25519]="bundle-L1" [L3]="bundle-L1" [L3+TLS]="bundle-L1")
+                         [L2+Ed25519]="bundle-L1" [L3]="bundle-L1" [L3+TLS]="bundle-L1"
+                         [L3+Redis]="bundle-L1")
 declare -A LEVEL_REQUEST=([L0]=plain [L1]=personal [L1+TLS]=personal [L2]=personal
-                          [L2+Ed25519]=personal [L3]=personal [L3+TLS]=personal)
+                          [L2+Ed25519]=personal [L3]=personal [L3+TLS]=personal
+                          [L3+Redis]=personal)
 declare -A LEVEL_TLS=([L0]=0 [L1]=0 [L1+TLS]=1 [L2]=0 [L2+Ed25519]=0 [L3]=0 [L3+TLS]=1)
-declare -A LEVEL_SIGN=([L2]=p256 [L2+Ed25519]=ed25519 [L3]=p256 [L3+TLS]=p256)
+declare -A LEVEL_SIGN=([L2]=p256 [L2+Ed25519]=ed25519 [L3]=p256 [L3+TLS]=p256 [L3+Redis]=p256)
+# Levels that need a redis-server: run.sh starts one per level (unix socket in the level's dir,
+# no persistence, pinned to the gateway's CPU so its cost counts as the system under test's).
+declare -A LEVEL_REDIS=([L3+Redis]=1)
 declare -A LEVEL_DESC=(
   [L0]="plain routing: demo identity header, one non-personal service, no signing, no journal"
   [L1]="identity (demo header), personal-data service: subject + purpose, grant matched on the purpose, quota (rate bucket + max_concurrent, never hit) on every request, replay record of a fresh Qaqpa-Message-Id per request, metrics; no signing, no journal"
@@ -69,8 +75,9 @@ declare -A LEVEL_DESC=(
   [L2+Ed25519]="L2 with an Ed25519 gateway key"
   [L3]="L2 (ECDSA P-256) + one durable digital event per call: journal group commit, fdatasync before the response is released, a signed checkpoint per batch — the production path"
   [L3+TLS]="L3 with TLS on the state listener (as L1+TLS)"
+  [L3+Redis]="L3 with the grant's rate quota (GCRA Lua script) and the replay record (SET NX PX) in a local redis-server (unix socket, same CPU as the gateway), one EVALSHA + one SET per request"
 )
-LEVEL_ORDER=(L0 L1 L1+TLS L2 L2+Ed25519 L3 L3+TLS)
+LEVEL_ORDER=(L0 L1 L1+TLS L2 L2+Ed25519 L3 L3+TLS L3+Redis)
 
 usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -319,6 +326,17 @@ add_Q() {  # add_Q LEVEL
   if [ -n "${LEVEL_SIGN[$level]:-}" ]; then
     vars+=(SIGN_KEY="$(sign_key "${LEVEL_SIGN[$level]}")" SIGN_ALG="${LEVEL_SIGN[$level]}"
            JOURNAL_DIR="$dir/journal")
+  fi
+  if [ "${LEVEL_REDIS[$level]:-0}" = 1 ]; then
+    if ! command -v redis-server >/dev/null; then
+      SKIPPED+=("$name: redis-server not installed"); loud "$name: redis-server missing"; return
+    fi
+    local sock="$dir/redis.sock"
+    taskset -c "$SUT_CPU" redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 \
+      --dir "$dir" --save "" --appendonly no --daemonize no >"$dir/redis.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 1 "$STARTUP_TICKS"); do [ -S "$sock" ] && break; sleep 0.1; done
+    vars+=(REDIS_SOCK="$sock")
   fi
   local req="${LEVEL_REQUEST[$level]:-plain}" path="$REQ_PATH"
   if [ "$req" = personal ]; then
