@@ -1340,15 +1340,28 @@ asio::awaitable<pipeline::Response> Worker::handleAdmin(const pipeline::Request&
                              : server_.space->index      ? server_.space->index->stateName()
                                                          : std::string_view("off");
     }
-    // Reported only: nothing serves from Redis yet, so readiness does not depend on it.
-    checks["redis"] = server_.redisCheck();
+    // Redis is reported, and what it takes away while it is not connected is listed under
+    // "degraded", but readiness does not depend on it: every replica shares the one Redis, so
+    // taking them all out of rotation would turn a partial outage (the features below) into a
+    // total one, while synchronous calls keep being served (docs/operations.md "Redis").
+    const std::string_view redis_check = server_.redisCheck();
+    checks["redis"] = redis_check;
+    boost::json::array degraded;
+    const config::GatewayConfig& gcfg = snap->gateway;
+    if (gcfg.redis && redis_check != "connected") {
+      if (server_.policy_context.async_enabled) degraded.emplace_back("asyncExchange");
+      if (gcfg.redis->consents) degraded.emplace_back("consents");
+      if (gcfg.redis->shared_state) degraded.emplace_back("sharedQuotaAndReplay");
+      if (server_.space && server_.space->shared_index) degraded.emplace_back("spaceEvents");
+    }
     if (server_.event_outbox) {
       checks["outbox"] = outbox::Shipper::stateName(server_.event_outbox->state());
       checks["outboxLag"] = server_.event_outbox->lag();
     } else {
       checks["outbox"] = "off";
     }
-    res.body() = boost::json::serialize(boost::json::object{{"ready", ready}, {"checks", checks}});
+    res.body() = boost::json::serialize(
+        boost::json::object{{"ready", ready}, {"checks", checks}, {"degraded", degraded}});
   } else if (path == "/metrics") {
     res.result(bhttp::status::ok);
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

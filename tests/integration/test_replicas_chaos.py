@@ -9,8 +9,9 @@ citizen and asynchronous submissions (`Prefer: respond-async`, PROTOCOL.md §4).
   citizen's digital space exactly once, read through EITHER replica once the outbox has caught up;
 - every 202 (a durably accepted message) reaches DELIVERED, read through either replica, and the
   provider received it (at least once, deduplicated by Qaqpa-Message-Id to exactly one result);
-- while Redis is down, /readyz of both replicas says so (checks.redis), the synchronous calls
-  keep being served (local fallback) and async submissions are refused with 503, never a 202;
+- while Redis is down, /readyz of both replicas says so (checks.redis, and `degraded` lists the
+  features that need Redis) while staying ready, the synchronous calls keep being served (local
+  fallback) and async submissions are refused with 503, never a 202;
 - no gateway process dies.
 Nothing sleeps for timing: the phases end on counts of completed calls, waits poll a deadline."""
 
@@ -161,12 +162,20 @@ class ReplicasUnderRedisRestartTest(harness.GatewayTestCase):
                 harness._wait_for(lambda r=r: readyz(r)["checks"].get("redis") == "down",
                                   WAIT_S, f"{r.name} reports redis down", r.gateway.proc,
                                   self.dep.describe)
+            for r in replicas:
+                body = readyz(r)
+                self.assertTrue(body["ready"], body)  # synchronous calls are still served
+                self.assertEqual(sorted(body["degraded"]),
+                                 ["asyncExchange", "consents", "sharedQuotaAndReplay",
+                                  "spaceEvents"], body)
             load.wait_completed(outage_from + CALLS_PER_PHASE, "during the outage")
             self.dep.redis.start_again()
             for r in replicas:
                 harness._wait_for(lambda r=r: readyz(r)["checks"].get("redis") == "connected",
                                   WAIT_S, f"{r.name} reconnects", r.gateway.proc,
                                   self.dep.describe)
+            for r in replicas:
+                self.assertEqual(readyz(r)["degraded"], [], r.name)
             after = load.completed
             load.wait_completed(after + CALLS_PER_PHASE, "after the outage")
         finally:
