@@ -2,15 +2,10 @@
 
 #include <cstdint>
 
+#include "adapters/redis/redis_keys.h"
+
 namespace qaqpa::async {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-bool plain(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-' || c == '/';
-}
 
 std::string prefix(unsigned partition) {
   return "qaqpa:{async:" + std::to_string(partition) + "}:";
@@ -39,16 +34,7 @@ std::string messageKey(unsigned partition, std::string_view client,
                        const common::Uuid& message_id) {
   std::string key = prefix(partition) + "msg:";
   key.reserve(key.size() + client.size() + 40);
-  for (const char ch : client) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (plain(c)) {
-      key.push_back(ch);
-    } else {
-      key.push_back('%');
-      key.push_back(kHex[c >> 4]);
-      key.push_back(kHex[c & 0xF]);
-    }
-  }
+  adapters::redis::appendEscapedKeyPart(key, client, "/");
   key.push_back(':');
   key.append(common::toString(message_id));
   return key;

@@ -27,6 +27,21 @@ using adapters::redis::RedisValue;
   "local function final(s) return s == 'DELIVERED' or s == 'NOT_DELIVERED' " \
   "or s == 'DELIVERY_STOPPED' end\n"
 
+// The dispatcher's scripts: KEYS[1] = message, KEYS[2] = stream, ARGV[1] = group, ARGV[2] = entry
+// id. ack() settles the stream entry. For an attempt's outcome (ARGV[3] = attempt number),
+// outcome_guard(st) is the reply when the message is gone or final (entry acked) or the attempt is
+// no longer the current one (a claimed entry's late outcome), nil when the outcome may be stored.
+#define QAQPA_ASYNC_LUA_ENTRY_PRELUDE                                                          \
+  QAQPA_ASYNC_LUA_PRELUDE                                                                      \
+  "local function ack() redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]) "                        \
+  "redis.call('XDEL', KEYS[2], ARGV[2]) end\n"                                                 \
+  "local function outcome_guard(st)\n"                                                         \
+  "  if not st then ack() return {'GONE', 0, ''} end\n"                                        \
+  "  if final(st) then ack() return {'FINAL', 0, st} end\n"                                    \
+  "  if redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[3] then return {'STALE', 0, st} end\n" \
+  "  return nil\n"                                                                             \
+  "end\n"
+
 // KEYS: msg, stream, delayed. ARGV: fingerprint, request json, body, max_queued.
 const RedisScript& submitScript() {
   static const RedisScript s(QAQPA_ASYNC_LUA_PRELUDE R"lua(
@@ -49,8 +64,7 @@ return {'CREATED', 'QUEUED'}
 
 // KEYS: msg, stream. ARGV: group, entry id, consumer, ttl ms.
 const RedisScript& beginScript() {
-  static const RedisScript s(QAQPA_ASYNC_LUA_PRELUDE R"lua(
-local function ack() redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]) redis.call('XDEL', KEYS[2], ARGV[2]) end
+  static const RedisScript s(QAQPA_ASYNC_LUA_ENTRY_PRELUDE R"lua(
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then ack() return {'GONE'} end
 if final(st) then ack() return {'FINAL', st} end
@@ -71,12 +85,10 @@ return {'GO', n, v[1] or '', v[2] or '', v[3] or '0'}
 
 // KEYS: msg, stream. ARGV: group, entry id, attempt, outcome, ttl ms, field, value, ...
 const RedisScript& finishScript() {
-  static const RedisScript s(QAQPA_ASYNC_LUA_PRELUDE R"lua(
-local function ack() redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]) redis.call('XDEL', KEYS[2], ARGV[2]) end
+  static const RedisScript s(QAQPA_ASYNC_LUA_ENTRY_PRELUDE R"lua(
 local st = redis.call('HGET', KEYS[1], 'state')
-if not st then ack() return {'GONE', 0, ''} end
-if final(st) then ack() return {'FINAL', 0, st} end
-if redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[3] then return {'STALE', 0, st} end
+local settled = outcome_guard(st)
+if settled then return settled end
 local outcome = ARGV[4]
 if outcome ~= 'DELIVERED' and redis.call('HGET', KEYS[1], 'cancel') == '1' then
   outcome = 'DELIVERY_STOPPED'
@@ -94,12 +106,10 @@ return {'DONE', now - tonumber(redis.call('HGET', KEYS[1], 'sub_ms') or now), ou
 
 // KEYS: msg, stream, delayed. ARGV: group, entry id, attempt, delay ms, ttl ms, problem json.
 const RedisScript& retryScript() {
-  static const RedisScript s(QAQPA_ASYNC_LUA_PRELUDE R"lua(
-local function ack() redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]) redis.call('XDEL', KEYS[2], ARGV[2]) end
+  static const RedisScript s(QAQPA_ASYNC_LUA_ENTRY_PRELUDE R"lua(
 local st = redis.call('HGET', KEYS[1], 'state')
-if not st then ack() return {'GONE', 0, ''} end
-if final(st) then ack() return {'FINAL', 0, st} end
-if redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[3] then return {'STALE', 0, st} end
+local settled = outcome_guard(st)
+if settled then return settled end
 local now = now_ms()
 if redis.call('HGET', KEYS[1], 'cancel') == '1' then
   redis.call('HSET', KEYS[1], 'state', 'DELIVERY_STOPPED', 'pb', ARGV[6], 'fin_ms', tostring(now))

@@ -5,15 +5,12 @@
 #include <array>
 #include <cstdint>
 
+#include "adapters/redis/redis_keys.h"
+
 namespace qaqpa::shared_state {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-bool plain(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
 
 }  // namespace
 
@@ -33,16 +30,7 @@ std::string grantRateKey(std::string_view grant_key) {
 std::string replayKey(std::string_view client, const common::Uuid& message_id) {
   std::string key = "qaqpa:{client:";
   key.reserve(key.size() + client.size() + 48);
-  for (const char ch : client) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (plain(c)) {
-      key.push_back(ch);
-    } else {
-      key.push_back('%');
-      key.push_back(kHex[c >> 4]);
-      key.push_back(kHex[c & 0xF]);
-    }
-  }
+  adapters::redis::appendEscapedKeyPart(key, client);
   key.append("}:msg:");
   key.append(common::toString(message_id));
   return key;
