@@ -31,6 +31,7 @@
 #include "tests/adapters/redis/redis_server_process.h"
 #include "tests/consent/manual_time_source.h"
 #include "tests/journal/journal_test_util.h"
+#include "tests/space_index/space_index_test_util.h"
 
 namespace qaqpa::outbox::test {
 
@@ -43,17 +44,13 @@ using adapters::redis::RedisReply;
 using adapters::redis::testing::RedisServerProcess;
 using Steady = std::chrono::steady_clock;
 
-inline constexpr std::string_view kA = "IIN:900101300123";
-inline constexpr std::string_view kB = "IIN:850202400456";
-inline constexpr std::string_view kCompany = "BIN:123456789012";
-inline constexpr std::int64_t kT0 = 1704067200;  // 2024-01-01T00:00:00Z
-
-inline std::string uuidFor(std::uint64_t n) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "0190a000-0000-7000-8000-%012llx",
-                static_cast<unsigned long long>(n));
-  return buf;
-}
+// The subjects, epoch and event ids of the embedded index's tests, so both indexes are tested
+// with the same data.
+using space_index::test::kA;
+using space_index::test::kB;
+using space_index::test::kCompany;
+using space_index::test::kT0;
+using space_index::test::uuidFor;
 
 struct Spec {
   std::string subject;  // "" = none
