@@ -158,6 +158,7 @@ struct HandshakeStep {
   std::uint64_t gen;
   bool last;
   const char* what;
+  bool optional = false;  // an error reply is logged, the connection stays usable
 };
 
 struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
@@ -278,13 +279,17 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
       const std::string_view argv[] = {"SELECT", db};
       sendHandshake(argv, g, false, "SELECT");
     }
+    for (const RedisScript* script : preloaded) {
+      const std::string_view argv[] = {"SCRIPT", "LOAD", script->body()};
+      sendHandshake(argv, g, false, "SCRIPT LOAD", true);
+    }
     const std::string_view ping[] = {"PING"};
     sendHandshake(ping, g, true, "PING");
   }
 
   void sendHandshake(std::span<const std::string_view> argv, std::uint64_t g, bool last,
-                     const char* what) {
-    auto* step = new HandshakeStep{this, g, last, what};
+                     const char* what, bool optional = false) {
+    auto* step = new HandshakeStep{this, g, last, what, optional};
     if (!commandArgv(argv, &Impl::onHandshakeReply, step)) delete step;
   }
 
@@ -293,7 +298,11 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     Impl& self = *step->impl;
     if (r == nullptr || self.gen != step->gen) return;  // context going away: detach reports it
     const auto* reply = static_cast<const redisReply*>(r);
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (reply->type == REDIS_REPLY_ERROR && step->optional) {
+      common::log(LogLevel::Warn, "redis refused a preloaded script; calls will send it inline",
+                  {{"endpoint", self.endpoint()},
+                   {"error", std::string(reply->str, std::min<std::size_t>(reply->len, 200))}});
+    } else if (reply->type == REDIS_REPLY_ERROR) {
       // A wrong password, unknown db or LOADING: not usable; drop it and retry with backoff.
       // Not freed here (inside hiredis's callback loop) but from a posted handler — so the
       // answers after it, read in the same batch, must not make the connection usable.
@@ -515,6 +524,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   asio::any_io_executor executor;
   RedisSettings settings;
   std::string password;
+  std::vector<const RedisScript*> preloaded;  // set before start(); read by every handshake
   const RedisMetrics& metrics;
   asio::steady_timer connect_timer;
   asio::steady_timer reconnect_timer;
@@ -721,5 +731,7 @@ asio::awaitable<RedisReply> RedisClient::loadScript(const RedisScript& script,
                                                     RedisDeadline deadline) {
   co_return co_await exec(deadline, "SCRIPT", "LOAD", script.body());
 }
+
+void RedisClient::preloadScript(const RedisScript& script) { impl_->preloaded.push_back(&script); }
 
 }  // namespace qaqpa::adapters::redis

@@ -179,6 +179,13 @@ class RedisClient {
                                                 RedisDeadline deadline);
   // SCRIPT LOAD, e.g. at startup; ok() and the answer equals script.sha1() on success.
   boost::asio::awaitable<RedisReply> loadScript(const RedisScript& script, RedisDeadline deadline);
+  // Loads `script` into the server's cache as part of every connection's handshake (SCRIPT LOAD
+  // before the final PING), so the first evalScript of a connection — after start, a reconnect or
+  // a Redis restart that emptied the cache — is one EVALSHA instead of EVALSHA, NOSCRIPT, EVAL:
+  // a hot path with a short deadline must not pay two round trips on its first call. A refused
+  // load is logged and does not fail the handshake (evalScript still falls back to EVAL). Call
+  // before start(), from the thread that created the client; `script` must outlive the client.
+  void preloadScript(const RedisScript& script);
 
   struct Impl;
 

@@ -569,6 +569,9 @@ bool Worker::createRedisBlocking(const adapters::redis::RedisSettings& settings,
   if (!redis_) return false;
   const config::GatewayConfig& gc = server_.snapshot.load()->gateway;
   if (gc.redis && gc.redis->shared_state) {
+    // The quota script runs under redis.policy_timeout (ms): cached by every handshake, its first
+    // call on a connection is one round trip, not EVALSHA + NOSCRIPT + EVAL.
+    redis_->preloadScript(shared_state::RedisRateLimiter::script());
     shared_policy_ = std::make_unique<shared_state::SharedPolicyState>(
         *redis_, gc.replay_window, gc.redis->policy_timeout, &server_.shared_state_metrics);
   }

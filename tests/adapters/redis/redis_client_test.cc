@@ -616,6 +616,42 @@ TEST_F(RedisClientTest, EvalShaFallsBackToEvalAfterScriptFlush) {
   });
 }
 
+// preloadScript: every handshake (the first, and the one after a restart emptied the server's
+// script cache) loads the script, so evalScript never needs the EVAL fallback; a script the
+// server refuses to compile does not keep the connection from being used.
+TEST_F(RedisClientTest, PreloadedScriptsAreCachedByEveryHandshake) {
+  RedisServerProcess server;
+  ASSERT_TRUE(server.start());
+  auto client = make(tcpSettings(server));
+  const RedisScript script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+  const RedisScript broken("this is not lua");
+  client->preloadScript(script);
+  client->preloadScript(broken);
+  client->start();
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await client->waitConnected(in(5s)));
+    RedisReply exists = co_await client->exec(in(2s), "SCRIPT", "EXISTS", script.sha1());
+    EXPECT_TRUE(exists.ok());
+    EXPECT_EQ(exists.value.elements.size(), 1u);
+    if (exists.value.elements.size() == 1) {
+      EXPECT_EQ(exists.value.elements[0].integer, 1) << "loaded before any call";
+    }
+    const std::string_view keys[] = {"quota"};
+    const std::string_view args[] = {"5"};
+    RedisReply a = co_await client->evalScript(script, keys, args, in(2s));
+    EXPECT_EQ(a.value.integer, 5);
+    EXPECT_EQ(metrics_.m.script_fallbacks->Value(), 0.0);
+
+    server.kill();  // no persistence: the restarted server has an empty script cache
+    EXPECT_TRUE(co_await waitFor([&] { return client->state() != RedisState::Connected; }));
+    EXPECT_TRUE(server.start());
+    EXPECT_TRUE(co_await client->waitConnected(in(10s)));
+    RedisReply b = co_await client->evalScript(script, keys, args, in(2s));
+    EXPECT_EQ(b.value.integer, 5);
+    EXPECT_EQ(metrics_.m.script_fallbacks->Value(), 0.0) << "reloaded by the new handshake";
+  });
+}
+
 // A listener that accepts and never answers: the handshake's PING misses connect_timeout, the
 // attempt is abandoned and retried.
 TEST_F(RedisClientTest, ConnectDeadlineCoversTheHandshake) {
