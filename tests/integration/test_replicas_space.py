@@ -55,8 +55,12 @@ class ReplicasSpaceTest(harness.GatewayTestCase):
                                  replica.gateway.proc, self.dep.describe)
 
     def wait_caught_up(self):
+        """Every replica's outbox has shipped everything, and every worker's own connection
+        (what the event routes read through) is back: the outbox has its own connection, which
+        may reconnect before the workers' do after a Redis restart."""
         for r in self.dep.replicas:
             self.wait_check(r, "outbox", ("caught-up",))
+            self.wait_check(r, "redis", ("connected",))
 
     def login(self, replica, iin):
         r = harness.request(replica.port("space"), "POST", "/v1/space/demo-login",
