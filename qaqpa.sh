@@ -82,9 +82,17 @@ run_tests() {
 up() {
   build
   mkdir -p "$RUN_DIR"
-  local pids=()
+  local pids=() gateway_pid=""
+  # Every child runs in its own session (setsid), so Ctrl-C reaches only this script, which stops
+  # them in order with one signal each: the gateway first (one SIGTERM = drain: in-flight calls
+  # and async deliveries finish; a second signal would stop it at once), then the providers and
+  # Redis it was using.
   cleanup() {
     say "stopping"
+    if [ -n "$gateway_pid" ]; then
+      kill -TERM "$gateway_pid" 2>/dev/null || true
+      wait "$gateway_pid" 2>/dev/null || true
+    fi
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
   }
@@ -194,16 +202,16 @@ PY
   local redis_dir="$RUN_DIR/redis" redis_sock="$RUN_DIR/redis.sock"
   mkdir -p "$redis_dir" && chmod 700 "$redis_dir"
   rm -f "$redis_sock"
-  redis-server --port 0 --unixsocket "$redis_sock" --unixsocketperm 700 --dir "$redis_dir" \
+  setsid redis-server --port 0 --unixsocket "$redis_sock" --unixsocketperm 700 --dir "$redis_dir" \
     --save '' --appendonly yes --appendfsync always --appenddirname appendonlydir --daemonize no \
     --logfile "$RUN_DIR/redis.log" & pids+=($!)
   local provider="$BUILD_DIR/tools/demo_provider/qaqpa-demo-provider"
-  "$provider" --dataset population --listen 127.0.0.1:8180 2>"$RUN_DIR/population.log" & pids+=($!)
-  "$provider" --dataset legal-entity --listen 127.0.0.1:8181 2>"$RUN_DIR/legal-entity.log" & pids+=($!)
-  "$provider" --dataset tax --listen 127.0.0.1:8182 2>"$RUN_DIR/tax.log" & pids+=($!)
+  setsid "$provider" --dataset population --listen 127.0.0.1:8180 2>"$RUN_DIR/population.log" & pids+=($!)
+  setsid "$provider" --dataset legal-entity --listen 127.0.0.1:8181 2>"$RUN_DIR/legal-entity.log" & pids+=($!)
+  setsid "$provider" --dataset tax --listen 127.0.0.1:8182 2>"$RUN_DIR/tax.log" & pids+=($!)
   rm -f "$RUN_DIR/ports.json"
-  "$BUILD_DIR/gateway/exe/qaqpa" --config "$bundle/qaqpa.yaml" \
-    --ports-file "$RUN_DIR/ports.json" & pids+=($!)
+  setsid "$BUILD_DIR/gateway/exe/qaqpa" --config "$bundle/qaqpa.yaml" \
+    --ports-file "$RUN_DIR/ports.json" & gateway_pid=$!
   for _ in $(seq 1 100); do [ -f "$RUN_DIR/ports.json" ] && break; sleep 0.1; done
   if [ ! -f "$RUN_DIR/ports.json" ]; then say "the gateway did not start; see its log above"; exit 1; fi
   cat >&2 <<TXT
@@ -243,7 +251,7 @@ PY
 
   Ctrl-C stops everything.
 TXT
-  wait -n "${pids[@]}" || true
+  wait -n "$gateway_pid" "${pids[@]}" || true
   say "a process exited; shutting down"
 }
 
