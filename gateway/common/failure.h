@@ -79,7 +79,7 @@ enum class Reason : std::uint16_t {
   RateExceeded,         // the grant's rate limit
   ConcurrencyExceeded,  // the grant's limit of concurrent requests
   // Replay (409)
-  MessageReplayed,  // Qaqpa-Message-Id already used by this client inside the window
+  MessageReplayed,    // Qaqpa-Message-Id already used by this client inside the window
   MessageIdConflict,  // async: this client's message id was submitted with another request
   MessageFinal,       // async: DELETE of a message already DELIVERED / NOT_DELIVERED / STOPPED
   // Service (404)
@@ -97,15 +97,15 @@ enum class Reason : std::uint16_t {
   // Gateway (503/500)
   Overloaded,
   ShuttingDown,
-  StoreUnavailable,    // a durable store is not configured, overloaded or failed
-  JournalUnavailable,  // the digital event cannot be made durable (disk full, I/O error): the
-                       // call fails closed (PROTOCOL.md §5, §6)
-  IndexUnavailable,    // the digital-space event index is being rebuilt; retry shortly
+  StoreUnavailable,         // a durable store is not configured, overloaded or failed
+  JournalUnavailable,       // the digital event cannot be made durable (disk full, I/O error): the
+                            // call fails closed (PROTOCOL.md §5, §6)
+  IndexUnavailable,         // the digital-space event index is being rebuilt; retry shortly
   ConsentStoreUnavailable,  // the consent store (Redis) gave no answer: a consent-requiring call
                             // or a consent change fails closed; retry shortly
-  AsyncStoreUnavailable,  // async: the message store (Redis) did not confirm; nothing accepted
-  AsyncQueueFull,         // async: the partition's queue is at async.max_queued (Retry-After)
-  InternalError,       // keep last: kReasonCount depends on it
+  AsyncStoreUnavailable,    // async: the message store (Redis) did not confirm; nothing accepted
+  AsyncQueueFull,           // async: the partition's queue is at async.max_queued (Retry-After)
+  InternalError,            // keep last: kReasonCount depends on it
 };
 
 inline constexpr int kReasonCount = static_cast<int>(Reason::InternalError) + 1;

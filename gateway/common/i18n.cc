@@ -379,10 +379,10 @@ constexpr ReasonRow reasonRow(Reason reason) noexcept {
               {"Сізде мұндай келісім жоқ", "У вас нет такого согласия",
                "You have no consent with this id"}};
     case Reason::AsyncNotEnabled:
-      return {"ASYNC_NOT_ENABLED",
-              {"Бұл шлюзде асинхронды алмасу қосылмаған",
-               "Асинхронный обмен на этом шлюзе не включён",
-               "The asynchronous exchange is not enabled on this gateway"}};
+      return {
+          "ASYNC_NOT_ENABLED",
+          {"Бұл шлюзде асинхронды алмасу қосылмаған", "Асинхронный обмен на этом шлюзе не включён",
+           "The asynchronous exchange is not enabled on this gateway"}};
     case Reason::MessageUnknown:
       return {"MESSAGE_UNKNOWN",
               {"Сізде мұндай хабарлама жоқ", "У вас нет такого сообщения",

@@ -198,15 +198,15 @@ struct RedisConfig {
 // Restart-only.
 struct AsyncConfig {
   bool enabled = true;
-  unsigned partitions = 16;           // streams; partition = hash(client, message id) mod this
-  Millis result_ttl{86'400'000};      // final messages (results) are kept this long
-  Millis retry_initial{1'000};        // backoff before the 2nd attempt (full jitter), doubling
-  Millis retry_max{300'000};          // cap of one backoff
-  unsigned max_attempts = 5;          // for services that set none (service `async.max_attempts`)
-  std::size_t max_in_flight = 64;     // concurrent deliveries per worker
-  Millis claim_idle{60'000};          // XAUTOCLAIM min idle (raised to longest deadline + 5 s)
-  std::size_t max_queued = 100'000;   // per partition: queued + waiting for a retry
-  Millis poll_interval{100};          // idle XREADGROUP poll of a worker's dispatcher
+  unsigned partitions = 16;          // streams; partition = hash(client, message id) mod this
+  Millis result_ttl{86'400'000};     // final messages (results) are kept this long
+  Millis retry_initial{1'000};       // backoff before the 2nd attempt (full jitter), doubling
+  Millis retry_max{300'000};         // cap of one backoff
+  unsigned max_attempts = 5;         // for services that set none (service `async.max_attempts`)
+  std::size_t max_in_flight = 64;    // concurrent deliveries per worker
+  Millis claim_idle{60'000};         // XAUTOCLAIM min idle (raised to longest deadline + 5 s)
+  std::size_t max_queued = 100'000;  // per partition: queued + waiting for a retry
+  Millis poll_interval{100};         // idle XREADGROUP poll of a worker's dispatcher
   bool operator==(const AsyncConfig&) const = default;
 };
 
@@ -290,7 +290,7 @@ struct Service {
   std::vector<Zone> exposed_zones;
   bool personal_data = false;
   std::vector<std::string> data_categories;
-  Millis timeout{0};  // 0 = upstream.default_timeout
+  Millis timeout{0};          // 0 = upstream.default_timeout
   unsigned max_attempts = 0;  // async deliveries; 0 = the gateway's async.max_attempts
   bool exposedTo(Zone z) const noexcept;
 };

@@ -821,11 +821,11 @@ void readAsync(Diagnostics& diag, const YAML::Node& node, AsyncConfig& out) {
 
 bool parseGatewayFile(Diagnostics& diag, const YAML::Node& root,
                       const std::filesystem::path& base_dir, GatewayConfig& out) {
-  MapReader map(diag, root, "",
-                {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir",
-                 "ports_file", "data_dir", "drain_timeout", "replay_window", "replay_max_entries",
-                 "listeners", "limits", "upstream", "signing", "journal", "space", "redis",
-                 "async"});
+  MapReader map(
+      diag, root, "",
+      {"node_id", "workers", "log_level", "demo_trust_client_header", "policy_dir", "ports_file",
+       "data_dir", "drain_timeout", "replay_window", "replay_max_entries", "listeners", "limits",
+       "upstream", "signing", "journal", "space", "redis", "async"});
   if (!map.isMap()) return false;
 
   if (auto v = map.required("node_id")) {

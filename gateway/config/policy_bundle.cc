@@ -388,9 +388,9 @@ void loadSystems(const BundleFile& file, LoadState& st) {
   for (std::size_t i = 0; i < list->size(); ++i) {
     const YAML::Node item = (*list)[i];
     const std::string path = indexPath("systems", i);
-    MapReader sys(diag, item, path,
-                  {"id", "zone", "name", "certificates", "signature_keys", "require_signature",
-                   "callback"});
+    MapReader sys(
+        diag, item, path,
+        {"id", "zone", "name", "certificates", "signature_keys", "require_signature", "callback"});
     if (!sys.isMap()) continue;
     System system;
     std::optional<std::string> id;
@@ -488,10 +488,9 @@ void loadPurposes(const BundleFile& file, LoadState& st) {
 
 void loadService(Diagnostics& diag, const YAML::Node& item, const std::string& path,
                  const std::string& provider_id, const System* provider, LoadState& st) {
-  MapReader svc(
-      diag, item, path,
-      {"id", "name", "upstream", "exposed_zones", "personal_data", "data_categories", "timeout",
-       "async"});
+  MapReader svc(diag, item, path,
+                {"id", "name", "upstream", "exposed_zones", "personal_data", "data_categories",
+                 "timeout", "async"});
   if (!svc.isMap()) return;
   Service service;
   service.provider = provider;

@@ -277,7 +277,7 @@ void Metrics::registerAsync() {
            .Help("From submission to the final state of a message")
            .Register(*registry_)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                             0.5, 1, 2.5, 5, 10, 30, 60, 300});
+                                                            0.5, 1, 2.5, 5, 10, 30, 60, 300});
 }
 
 }  // namespace qaqpa::metrics
@@ -295,10 +295,11 @@ void Metrics::registerSharedState() {
   shared_state_.rate_local = &decisions.Add({{"check", "rate"}, {"source", "local"}});
   shared_state_.replay_shared = &decisions.Add({{"check", "replay"}, {"source", "shared"}});
   shared_state_.replay_local = &decisions.Add({{"check", "replay"}, {"source", "local"}});
-  auto& fallbacks = prometheus::BuildCounter()
-                        .Name("qaqpa_shared_state_fallbacks_total")
-                        .Help("Shared checks decided locally because Redis gave no decision, by cause")
-                        .Register(*registry_);
+  auto& fallbacks =
+      prometheus::BuildCounter()
+          .Name("qaqpa_shared_state_fallbacks_total")
+          .Help("Shared checks decided locally because Redis gave no decision, by cause")
+          .Register(*registry_);
   const char* reasons[] = {"timeout", "disconnected", "overloaded", "error_reply"};
   for (std::size_t i = 0; i < shared_state_.fallbacks.size(); ++i) {
     shared_state_.fallbacks[i] = &fallbacks.Add({{"reason", reasons[i]}});

@@ -82,15 +82,15 @@ struct RedisClientMetrics {
 
 // The asynchronous exchange (gateway/async, docs/async.md); shared by every worker.
 struct AsyncMetrics {
-  prometheus::Counter* submitted = nullptr;           // qaqpa_async_submitted_total (new messages)
-  prometheus::Counter* delivered = nullptr;  // qaqpa_async_delivered_total{outcome=delivered}
-  prometheus::Counter* not_delivered = nullptr;       // ...{outcome=not_delivered}
-  prometheus::Counter* stopped = nullptr;             // ...{outcome=delivery_stopped}
-  prometheus::Counter* attempts = nullptr;            // qaqpa_async_attempts_total
-  prometheus::Counter* retries = nullptr;             // qaqpa_async_retries_total (scheduled)
-  prometheus::Counter* claimed = nullptr;             // qaqpa_async_claimed_total (XAUTOCLAIM)
-  prometheus::Counter* store_failures = nullptr;      // qaqpa_async_store_failures_total
-  prometheus::Gauge* queue_depth = nullptr;           // qaqpa_async_queue_depth (sampled)
+  prometheus::Counter* submitted = nullptr;       // qaqpa_async_submitted_total (new messages)
+  prometheus::Counter* delivered = nullptr;       // qaqpa_async_delivered_total{outcome=delivered}
+  prometheus::Counter* not_delivered = nullptr;   // ...{outcome=not_delivered}
+  prometheus::Counter* stopped = nullptr;         // ...{outcome=delivery_stopped}
+  prometheus::Counter* attempts = nullptr;        // qaqpa_async_attempts_total
+  prometheus::Counter* retries = nullptr;         // qaqpa_async_retries_total (scheduled)
+  prometheus::Counter* claimed = nullptr;         // qaqpa_async_claimed_total (XAUTOCLAIM)
+  prometheus::Counter* store_failures = nullptr;  // qaqpa_async_store_failures_total
+  prometheus::Gauge* queue_depth = nullptr;       // qaqpa_async_queue_depth (sampled)
   prometheus::Histogram* delivery_latency = nullptr;  // qaqpa_async_delivery_latency_seconds
 };
 
@@ -105,8 +105,8 @@ struct OutboxMetrics {
 // local fallback made, and why. Shared by every worker; the server maps them onto
 // shared_state::SharedStateMetrics.
 struct SharedStateCounters {
-  prometheus::Counter* rate_shared = nullptr;  // qaqpa_shared_state_decisions_total{check=rate,..
-  prometheus::Counter* rate_local = nullptr;   // ..source=shared|local}
+  prometheus::Counter* rate_shared = nullptr;    // qaqpa_shared_state_decisions_total{check=rate,..
+  prometheus::Counter* rate_local = nullptr;     // ..source=shared|local}
   prometheus::Counter* replay_shared = nullptr;  // {check=replay,source=shared}
   prometheus::Counter* replay_local = nullptr;   // {check=replay,source=local}
   // qaqpa_shared_state_fallbacks_total{reason=timeout|disconnected|overloaded|error_reply}

@@ -43,7 +43,6 @@
 #include "gateway/common/time_source.h"
 #include "gateway/consent/file_consent_store.h"
 #include "gateway/consent/redis_consent_store.h"
-#include "gateway/shared_state/shared_fallback.h"
 #include "gateway/envelope/envelope_stage.h"
 #include "gateway/journal/journal.h"
 #include "gateway/metrics/metrics.h"
@@ -57,6 +56,7 @@
 #include "gateway/server/json_views.h"
 #include "gateway/server/key_files.h"
 #include "gateway/server/space_routes.h"
+#include "gateway/shared_state/shared_fallback.h"
 #include "gateway/signing/content_digest.h"
 #include "gateway/signing/gateway_keys.h"
 #include "gateway/signing/request_signature.h"
@@ -462,7 +462,7 @@ struct Server::Impl {
   // the aggregate state logged once per change. Not part of readiness yet (docs/operations.md).
   adapters::redis::RedisMetrics redis_metrics;
   shared_state::SharedStateMetrics shared_state_metrics;  // qaqpa_shared_state_*
-  std::string redis_address;  // empty = no Redis configured
+  std::string redis_address;                              // empty = no Redis configured
   std::atomic<bool> redis_stopping{false};
   std::mutex redis_log_mu;
   bool redis_all_connected = false;  // under redis_log_mu: what was logged last
@@ -594,9 +594,9 @@ void Worker::enableAsync(const config::AsyncConfig& settings, std::chrono::milli
   async_store_ = std::make_unique<async::MessageStore>(*redis_, settings, timeout);
   delivery_routing_ = routing::makeRoutingStage(pool_);
   async::DispatchHost& host = *this;  // a private base: converted here, where it is accessible
-  dispatcher_ = std::make_unique<async::Dispatcher>(
-      ioc_.get_executor(), *async_store_, host, server_.node_id + "/" + std::to_string(index),
-      index, count, &server_.metrics.async());
+  dispatcher_ = std::make_unique<async::Dispatcher>(ioc_.get_executor(), *async_store_, host,
+                                                    server_.node_id + "/" + std::to_string(index),
+                                                    index, count, &server_.metrics.async());
   async_cx_.store = async_store_.get();
   async_cx_.metrics = &server_.metrics.async();
   async_cx_.on_submitted = [this] { dispatcher_->nudge(); };
@@ -619,8 +619,7 @@ asio::awaitable<bool> Worker::journalDelivery(const pipeline::Exchange& ex,
 // The async exchange's result notification (docs/async.md "Callbacks"): POST to the client's
 // registered callback through this worker's upstream pool, signed with the gateway's active key
 // (RFC 9421, label qaqpa: @method, @authority, @path, content-digest, qaqpa-message-id).
-asio::awaitable<bool> Worker::sendCallback(const std::string& client,
-                                           const std::string& message_id,
+asio::awaitable<bool> Worker::sendCallback(const std::string& client, const std::string& message_id,
                                            const std::string& body) {
   const auto snap = server_.snapshot.load();
   const config::System* system = snap->policy.findSystem(client);
@@ -644,7 +643,7 @@ asio::awaitable<bool> Worker::sendCallback(const std::string& client,
                          .count();
     params.keyid = std::string(active.kid);
     constexpr std::array<std::string_view, 5> kCovered{"@method", "@authority", "@path",
-                                                        "content-digest", "qaqpa-message-id"};
+                                                       "content-digest", "qaqpa-message-id"};
     auto signature = signing::signRequest(req, kCovered, "qaqpa", params, active.key, "http");
     if (!signature) {
       common::log(common::LogLevel::Error, "async callback not signed: not sent",
@@ -667,7 +666,7 @@ asio::awaitable<bool> Worker::sendCallback(const std::string& client,
   out.body = req.body();
   const routing::UpstreamResult r =
       co_await pool_.send(up, out, snap->gateway.upstream.default_timeout);
-  co_return r.response && r.response->result_int() >= 200 && r.response->result_int() < 300;
+  co_return r.response&& r.response->result_int() >= 200 && r.response->result_int() < 300;
 }
 
 void Worker::beginDrain(std::function<void()> drained) {
@@ -783,9 +782,9 @@ asio::awaitable<pipeline::Response> Worker::handleZone(
   }
   const std::string event_id = common::toString(ids_.nextNow());
   const std::string_view target = request.target();
-  const bool messages = target.starts_with("/v1/messages/") &&
-                        (request.method() == bhttp::verb::get ||
-                         request.method() == bhttp::verb::delete_);
+  const bool messages =
+      target.starts_with("/v1/messages/") &&
+      (request.method() == bhttp::verb::get || request.method() == bhttp::verb::delete_);
   if ((target.starts_with("/v1/services/") && isServiceMethod(request.method())) || messages) {
     auto runtime = server_.runtime.load();
     pipeline::Exchange ex(runtime->snapshot, zone, std::move(request));
@@ -1782,7 +1781,7 @@ int Server::run() {
     w->forceStop();
     if (w->thread().joinable()) w->thread().join();
   }
-  if (im.journal) im.journal->stop();  // writes and syncs what is queued
+  if (im.journal) im.journal->stop();            // writes and syncs what is queued
   if (im.event_outbox) im.event_outbox->stop();  // after the journal, whose observer wakes it
   return exit_code;
 }

@@ -10,9 +10,9 @@ namespace qaqpa::space_api {
 namespace {
 
 constexpr std::array<std::string_view, 9> kKindNames = {
-    "DATA_ACCESS",     "ACCESS_DENIED",          "DELIVERY_FAILED", "CONSENT_GRANTED",
-    "CONSENT_REVOKED", "INTERNATIONAL_TRANSFER", "POLICY_CHANGED",  "OPERATOR_ACCESS",
-    "MESSAGE_ACCEPTED"};
+    "DATA_ACCESS",     "ACCESS_DENIED",   "DELIVERY_FAILED",
+    "CONSENT_GRANTED", "CONSENT_REVOKED", "INTERNATIONAL_TRANSFER",
+    "POLICY_CHANGED",  "OPERATOR_ACCESS", "MESSAGE_ACCEPTED"};
 
 enum Key : std::uint8_t { kSince, kUntil, kService, kClient, kKind, kLimit, kCursor, kKeyCount };
 constexpr std::array<std::string_view, kKeyCount> kKeyNames = {

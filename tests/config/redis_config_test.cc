@@ -60,7 +60,8 @@ TEST_F(ConfigTest, RedisSpaceIndexKeysAreRead) {
 }
 
 TEST_F(ConfigTest, RedisSharedPolicyKeysAreRead) {
-  gatewayWith("redis: {address: h:1, shared_state: false, policy_timeout: 25ms, consents: false}\n");
+  gatewayWith(
+      "redis: {address: h:1, shared_state: false, policy_timeout: 25ms, consents: false}\n");
   auto r = load();
   ASSERT_THAT(r.errors, IsEmpty());
   const RedisConfig& c = *r.snapshot->gateway.redis;

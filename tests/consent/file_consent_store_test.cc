@@ -163,7 +163,7 @@ TEST_F(FileConsentStoreTest, EveryMismatchKind) {
   const Consent c = grantOk(*store, request(kAlice, time_.now() + 24h));
   const auto now = time_.now();
   EXPECT_EQ(store->checkNow("01890a5d-ac96-774b-bcce-b302099a8057", kAlice, kClient, "person.byIin",
-                         "TAX_AUDIT", now),
+                            "TAX_AUDIT", now),
             ConsentCheck::NotFound);
   EXPECT_EQ(store->checkNow("", kAlice, kClient, "person.byIin", "TAX_AUDIT", now),
             ConsentCheck::NotFound);

@@ -106,7 +106,7 @@ class RedisServerProcess {
     pid_ = -1;
   }
 
- // A loopback TCP port nobody listens on right now (bind to 0, read it, close).
+  // A loopback TCP port nobody listens on right now (bind to 0, read it, close).
   static std::uint16_t freePort() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -121,7 +121,6 @@ class RedisServerProcess {
   }
 
  private:
-
   bool acceptsNow() const {
     int fd;
     int rc;
