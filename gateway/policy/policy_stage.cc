@@ -376,16 +376,8 @@ boost::asio::awaitable<std::optional<Failure>> decide(pipeline::Exchange& ex,
 boost::asio::awaitable<QuotaTicket> admitShared(const std::shared_ptr<GrantQuota>& quota,
                                                 std::chrono::steady_clock::time_point now,
                                                 shared_state::SharedPolicyState& shared) {
-  QuotaTicket t;
-  if (!quota) co_return t;
-  if (ConcurrencyLimiter* c = quota->concurrencyLimiter()) {
-    t.permit = c->tryAcquire();
-    if (!t.permit) {
-      t.verdict = QuotaVerdict::ConcurrencyExceeded;
-      co_return t;
-    }
-    t.keep_alive = quota;
-  }
+  QuotaTicket t = admitConcurrency(quota);
+  if (!t.allowed() || !quota) co_return t;
   if (RateLimiter* r = quota->rateLimiter()) {
     auto local = [r, now]() -> std::pair<bool, std::chrono::nanoseconds> {
       const RateLimiter::Decision d = r->tryAcquire(now);
@@ -393,12 +385,7 @@ boost::asio::awaitable<QuotaTicket> admitShared(const std::shared_ptr<GrantQuota
     };
     const shared_state::SharedPolicyState::RateDecision d = co_await shared.tryAcquire(
         quota->redisKey(), quota->ratePerSecond(), quota->burst(), local);
-    if (!d.allowed) {
-      t.permit.reset();
-      t.keep_alive.reset();
-      t.verdict = QuotaVerdict::RateExceeded;
-      t.retry_after = d.retry_after;
-    }
+    if (!d.allowed) refuseForRate(t, d.retry_after);
   }
   co_return t;
 }
@@ -471,13 +458,13 @@ class PolicyStage final : public pipeline::Stage {
   boost::asio::awaitable<bool> firstSeen(const pipeline::Exchange& ex) {
     const std::string& client = ex.client->id;
     const common::Uuid& id = ex.envelope.message_id;
-    const auto started = ex.started;
     shared_state::SharedPolicyState* shared = sharedState();
-    if (shared == nullptr) co_return cx_.replay->firstSeen(client, id, started);
-    ReplayWindow* local = cx_.replay;
-    const shared_state::SharedPolicyState::ReplayDecision d = co_await shared->firstSeen(
-        client, id,
-        [local, &client, &id, started] { return local->firstSeen(client, id, started); });
+    if (shared == nullptr) co_return cx_.replay->firstSeen(client, id, ex.started);
+    // Two pointers captured: std::function keeps the callable inline (no allocation per request).
+    const shared_state::SharedPolicyState::ReplayDecision d =
+        co_await shared->firstSeen(client, id, [this, &ex] {
+          return cx_.replay->firstSeen(ex.client->id, ex.envelope.message_id, ex.started);
+        });
     co_return d.first_seen;
   }
 

@@ -20,8 +20,7 @@ GrantQuota::GrantQuota(double rate_per_second, std::uint32_t burst, std::uint32_
   if (max_concurrent > 0) concurrency_.emplace(max_concurrent);
 }
 
-QuotaTicket admit(const std::shared_ptr<GrantQuota>& quota,
-                  std::chrono::steady_clock::time_point now) noexcept {
+QuotaTicket admitConcurrency(const std::shared_ptr<GrantQuota>& quota) noexcept {
   QuotaTicket t;
   if (!quota) return t;
   if (ConcurrencyLimiter* c = quota->concurrencyLimiter()) {
@@ -34,14 +33,23 @@ QuotaTicket admit(const std::shared_ptr<GrantQuota>& quota,
     // reference-count traffic.
     t.keep_alive = quota;
   }
+  return t;
+}
+
+void refuseForRate(QuotaTicket& t, std::chrono::nanoseconds retry_after) noexcept {
+  t.permit.reset();
+  t.keep_alive.reset();
+  t.verdict = QuotaVerdict::RateExceeded;
+  t.retry_after = retry_after;
+}
+
+QuotaTicket admit(const std::shared_ptr<GrantQuota>& quota,
+                  std::chrono::steady_clock::time_point now) noexcept {
+  QuotaTicket t = admitConcurrency(quota);
+  if (!t.allowed() || !quota) return t;
   if (RateLimiter* r = quota->rateLimiter()) {
     const RateLimiter::Decision d = r->tryAcquire(now);
-    if (!d.allowed) {
-      t.permit.reset();
-      t.keep_alive.reset();
-      t.verdict = QuotaVerdict::RateExceeded;
-      t.retry_after = d.retry_after;
-    }
+    if (!d.allowed) refuseForRate(t, d.retry_after);
   }
   return t;
 }

@@ -106,6 +106,11 @@ struct QuotaTicket {
 // rate token, and one refused for rate holds no slot (the permit is returned at once).
 QuotaTicket admit(const std::shared_ptr<GrantQuota>& quota,
                   std::chrono::steady_clock::time_point now) noexcept;
+// The two halves of admit(), for a caller that asks the rate elsewhere (the shared limiter):
+// the concurrency permit (when the grant limits concurrency), then, if the rate refuses,
+// refuseForRate gives the permit back and records the verdict.
+QuotaTicket admitConcurrency(const std::shared_ptr<GrantQuota>& quota) noexcept;
+void refuseForRate(QuotaTicket& ticket, std::chrono::nanoseconds retry_after) noexcept;
 
 class QuotaRegistry {
  public:

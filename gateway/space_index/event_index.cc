@@ -48,6 +48,12 @@ std::optional<std::uint64_t> packSubject(std::string_view subject) noexcept {
   return (kind << 40) | digits;  // 10^12 < 2^40
 }
 
+IndexStatus checkPageQuery(const Query& query) noexcept {
+  if (query.limit == 0 || query.limit > kMaxPageLimit) return IndexStatus::BadLimit;
+  if (query.since && query.until && *query.since >= *query.until) return IndexStatus::BadQuery;
+  return IndexStatus::Ok;
+}
+
 std::string_view indexStatusName(IndexStatus s) noexcept {
   switch (s) {
     case IndexStatus::Ok:

@@ -93,6 +93,10 @@ enum class IndexStatus : std::uint8_t {
 };
 std::string_view indexStatusName(IndexStatus s) noexcept;
 
+// The query checks every index makes before reading: BadLimit (limit 0 or above kMaxPageLimit),
+// BadQuery (since >= until), else Ok. The subject and the cursor are each index's own checks.
+IndexStatus checkPageQuery(const Query& query) noexcept;
+
 struct PageResult {
   IndexStatus status = IndexStatus::Unavailable;
   Page page;

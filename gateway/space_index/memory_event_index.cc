@@ -113,12 +113,8 @@ PageResult MemoryEventIndex::page(std::string_view subject, const Query& query) 
     r.status = IndexStatus::BadSubject;
     return r;
   }
-  if (query.limit == 0 || query.limit > kMaxPageLimit) {
-    r.status = IndexStatus::BadLimit;
-    return r;
-  }
-  if (query.since && query.until && *query.since >= *query.until) {
-    r.status = IndexStatus::BadQuery;
+  if (const IndexStatus checked = checkPageQuery(query); checked != IndexStatus::Ok) {
+    r.status = checked;
     return r;
   }
   std::uint64_t bound = std::numeric_limits<std::uint64_t>::max();

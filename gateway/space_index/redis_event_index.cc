@@ -305,12 +305,8 @@ asio::awaitable<SharedPageResult> RedisEventIndex::page(std::string_view subject
     out.status = IndexStatus::BadSubject;
     co_return out;
   }
-  if (query.limit == 0 || query.limit > kMaxPageLimit) {
-    out.status = IndexStatus::BadLimit;
-    co_return out;
-  }
-  if (query.since && query.until && *query.since >= *query.until) {
-    out.status = IndexStatus::BadQuery;
+  if (const IndexStatus checked = checkPageQuery(query); checked != IndexStatus::Ok) {
+    out.status = checked;
     co_return out;
   }
   const std::string service = query.service_id;

@@ -436,6 +436,24 @@ def _gateway_section(cfg):
     return cfg
 
 
+def verify_checkpoint_signature(jwks, checkpoint, canonical_b64):
+    """Verifies a digital-space proof's signed checkpoint (ES256: raw r||s over its canonical
+    bytes) with the key the JWKS publishes under its keyId; raises when it does not verify.
+    Independent of the gateway's own code (python3-cryptography)."""
+    import base64
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    jwk = next(k for k in jwks["keys"] if k["kid"] == checkpoint["keyId"])
+    pub = ec.EllipticCurvePublicNumbers(
+        int.from_bytes(base64.urlsafe_b64decode(jwk["x"] + "=="), "big"),
+        int.from_bytes(base64.urlsafe_b64decode(jwk["y"] + "=="), "big"),
+        ec.SECP256R1()).public_key()
+    sig = base64.b64decode(checkpoint["signature"])
+    der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    pub.verify(der, base64.b64decode(canonical_b64), ec.ECDSA(hashes.SHA256()))
+
+
 def make_gateway_key(directory, alg="ecdsa-p256-sha256", name="gateway"):
     """A fresh gateway signing key (PKCS#8 PEM) made with the openssl CLI; returns its path."""
     path = os.path.join(directory, f"{name}-{alg}.key.pem")

@@ -16,8 +16,6 @@ import json
 import unittest
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 import harness
 from harness import CITIZENS, TAX
@@ -110,16 +108,7 @@ class ReplicasSpaceTest(harness.GatewayTestCase):
         self.assertLessEqual(event["seq"], cp["lastSeq"])
         # The key that signed the other replica's checkpoint is published by this one too.
         jwks = harness.request(replica.port("space"), "GET", "/v1/keys").json()
-        jwk = next(k for k in jwks["keys"] if k["kid"] == cp["keyId"])
-        pub = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(base64.urlsafe_b64decode(jwk["x"] + "=="), "big"),
-            int.from_bytes(base64.urlsafe_b64decode(jwk["y"] + "=="), "big"),
-            ec.SECP256R1()).public_key()
-        sig = base64.b64decode(cp["signature"])
-        der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
-                                   int.from_bytes(sig[32:], "big"))
-        pub.verify(der, base64.b64decode(proof["checkpointCanonical"]),
-                   ec.ECDSA(hashes.SHA256()))  # raises if it does not verify
+        harness.verify_checkpoint_signature(jwks, cp, proof["checkpointCanonical"])
         if event["seq"] == cp["lastSeq"]:
             self.assertEqual(cp["chainHead"], proof["hash"])
 

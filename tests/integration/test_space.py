@@ -349,17 +349,7 @@ class SpaceTest(harness.GatewayTestCase):
         self.assertLessEqual(cp["firstSeq"], event["seq"])
         self.assertLessEqual(event["seq"], cp["lastSeq"])
         jwks = harness.request(self.dep.port("space"), "GET", "/v1/keys").json()
-        jwk = next(k for k in jwks["keys"] if k["kid"] == cp["keyId"])
-        pub = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(base64.urlsafe_b64decode(jwk["x"] + "=="), "big"),
-            int.from_bytes(base64.urlsafe_b64decode(jwk["y"] + "=="), "big"),
-            ec.SECP256R1()).public_key()
-        sig = base64.b64decode(cp["signature"])
-        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-        der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
-                                   int.from_bytes(sig[32:], "big"))
-        pub.verify(der, base64.b64decode(proof["checkpointCanonical"]),
-                   ec.ECDSA(hashes.SHA256()))  # raises if it does not verify
+        harness.verify_checkpoint_signature(jwks, cp, proof["checkpointCanonical"])
         if event["seq"] == cp["lastSeq"]:
             self.assertEqual(cp["chainHead"], proof["hash"])
 
