@@ -264,27 +264,46 @@ asio::awaitable<void> Dispatcher::deliver(Entry entry) {
                 {{"message", req->message_id}});
     co_return;
   }
-  FinishResult done;
+  // The outcome is stored with the attempt's number as its guard. When Redis gives no answer
+  // (down, restarting), the outcome — its event already durable — is kept and stored once Redis
+  // answers again, with backoff, rather than left for another replica to claim after claim_idle
+  // and deliver a second time. Bounded by claim_idle: by then the entry may be claimed, and a
+  // late store is refused as STALE by the guard (as is a repeat of a store that did apply).
+  std::string headers_json;
   if (facts.outcome == "DELIVERED") {
-    const pipeline::Response& res = ex->response;
     boost::json::array headers;
-    for (const auto& f : res) {
+    for (const auto& f : ex->response) {
       if (f.name() == bhttp::field::content_type) continue;
       headers.push_back(boost::json::array{f.name_string(), f.value()});
     }
-    const std::string headers_json = boost::json::serialize(headers);
-    done = co_await store_.deliver(entry, a.number, res.result_int(),
-                                   std::string(res[bhttp::field::content_type]), headers_json,
-                                   res.body());
-  } else if (facts.outcome == "RETRY") {
-    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    const auto delay = backoffDelay(static_cast<int>(a.number), s.retry_initial, s.retry_max, u);
-    done = co_await store_.retry(entry, a.number, delay, ex->response.body());
-    if (done.outcome == FinishOutcome::Retrying && metrics_ != nullptr) {
-      metrics::inc(metrics_->retries);
+    headers_json = boost::json::serialize(headers);
+  }
+  const double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  const auto retry_delay =
+      backoffDelay(static_cast<int>(a.number), s.retry_initial, s.retry_max, jitter);
+  const auto give_up = std::chrono::steady_clock::now() + s.claim_idle;
+  asio::steady_timer pause(executor_);
+  FinishResult done;
+  for (int tries = 1;; ++tries) {
+    if (facts.outcome == "DELIVERED") {
+      const pipeline::Response& res = ex->response;
+      done = co_await store_.deliver(entry, a.number, res.result_int(),
+                                     std::string(res[bhttp::field::content_type]), headers_json,
+                                     res.body());
+    } else if (facts.outcome == "RETRY") {
+      done = co_await store_.retry(entry, a.number, retry_delay, ex->response.body());
+    } else {
+      done = co_await store_.fail(entry, a.number, ex->response.body());
     }
-  } else {
-    done = co_await store_.fail(entry, a.number, ex->response.body());
+    if (done.outcome != FinishOutcome::Unavailable || stopping_) break;
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    const auto wait = backoffDelay(tries, s.retry_initial, s.retry_max, u);
+    if (std::chrono::steady_clock::now() + wait >= give_up) break;
+    pause.expires_after(wait);
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (done.outcome == FinishOutcome::Retrying && metrics_ != nullptr) {
+    metrics::inc(metrics_->retries);
   }
   const bool final = done.outcome == FinishOutcome::Done || done.outcome == FinishOutcome::Stopped;
   if (final && ex->client != nullptr && ex->client->callback) {
